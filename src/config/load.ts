@@ -123,10 +123,13 @@ function resolveDerived(config: Config): Config {
 }
 
 function issuesOf(error: z.ZodError): ConfigIssue[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.length ? issue.path.map(String).join('.') : '(root)',
-    message: issue.message,
-  }));
+  const join = (path: readonly PropertyKey[]): string => (path.length ? path.map(String).join('.') : '(root)');
+  return error.issues.flatMap((issue) =>
+    // An unknown key is reported at its own path, so a typo names itself.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: join([...issue.path, key]), message: 'unknown field' }))
+      : [{ path: join(issue.path), message: issue.message }],
+  );
 }
 
 function configInvalid(issues: ConfigIssue[]): BootrackError {
