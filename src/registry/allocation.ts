@@ -72,7 +72,7 @@ export function constraintSql(c: Constraints): { sql: string; params: Record<str
   const parts: string[] = [];
   const params: Record<string, unknown> = {};
   if (c.name !== undefined) (parts.push('m.name = @name'), (params.name = c.name));
-  if (c.mac !== undefined) (parts.push('EXISTS (SELECT 1 FROM interfaces i WHERE i.machine_id = m.id AND i.mac = @mac)'), (params.mac = parseMac(c.mac)));
+  if (c.mac !== undefined) (parts.push('m.id IN (SELECT machine_id FROM interfaces WHERE mac = @mac)'), (params.mac = parseMac(c.mac)));
   if (c.arch !== undefined) (parts.push('m.arch = @arch'), (params.arch = c.arch));
   if (c.minCpus !== undefined) (parts.push('m.cpu_count >= @minCpus'), (params.minCpus = c.minCpus));
   if (c.minMemoryMib !== undefined) (parts.push('m.memory_mib >= @minMemoryMib'), (params.minMemoryMib = c.minMemoryMib));

@@ -30,7 +30,7 @@ export const MIGRATIONS: readonly string[] = [
     updated_at      INTEGER NOT NULL,
     state_changed_at INTEGER NOT NULL
   );
-  CREATE INDEX machines_state ON machines(state);
+  CREATE INDEX machines_state_name ON machines(state, name);
   CREATE INDEX machines_owner ON machines(owner, allocation_key);
 
   CREATE TABLE interfaces (
