@@ -32,7 +32,7 @@ type Tree = Record<string, unknown>;
 /** Precedence: embedded defaults < YAML file < BOOTRACK_* environment < --set flags. Validated once, deep-frozen. */
 export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
   const env = sources.env ?? process.env;
-  const explicit = sources.configPath ?? env.BOOTRACK_CONFIG;
+  const explicit = sources.configPath ?? (env.BOOTRACK_CONFIG || undefined);
   const { tree: fromFile, file } = readConfigFile(explicit);
   const merged: Tree = structuredClone(fromFile);
   for (const [path, value] of envAssignments(env)) setPath(merged, path, value);
