@@ -12,6 +12,7 @@ module.exports = {
     { name: 'api-not-servers', severity: 'error', from: { path: '^src/api/' }, to: { path: '^src/(servers|provisioning|main|cli)' } },
     { name: 'provisioning-is-remote', severity: 'error', comment: 'the pxe: driver runs in remote programs: an API client only', from: { path: '^src/provisioning/' }, to: { path: '^src/(registry|netboot|servers|api|power|main|cli)' } },
     { name: 'core-never-imports-a-driver', severity: 'error', from: { path: '^src/provisioning/(?!drivers/|builtin)' }, to: { path: '^src/provisioning/drivers/' } },
+    { name: 'image-builder-stands-alone', severity: 'error', comment: 'the discovery image builder needs no daemon part', from: { path: '^src/image/' }, to: { path: '^src/(?!image/|common/|protocol/|config/)' } },
     { name: 'nothing-imports-cli', severity: 'error', from: { path: '^src/(?!cli/)' }, to: { path: '^src/cli/' } },
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
   ],

@@ -16,6 +16,9 @@ PACKAGES=(
   qemu-system-x86 ipxe-qemu ovmf
   # established servers the benchmarks and some tests compare against
   dnsmasq-base tftpd-hpa nginx-light kea-dhcp4-server kea-admin
+  # the vagrant: driver's e2e test (real Vagrant + vagrant-libvirt + libvirtd under TCG, in a netns).
+  # Not libvirt-daemon-system: it pulls systemd/polkit and an autostarted NAT network.
+  vagrant vagrant-libvirt libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients iptables qemu-utils
 )
 
 missing=()

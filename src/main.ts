@@ -4,6 +4,16 @@ import { loadConfig, type ConfigSources } from './config/load.js';
 import type { Logger } from './common/logger.js';
 import type { Running, Service } from './common/service.js';
 import { openRegistry, type Registry } from './registry/index.js';
+import { createMetrics, type Metrics } from './common/metrics.js';
+import { createPowerControl } from './power/index.js';
+import { apiService } from './api/service.js';
+import { tftpService } from './servers/tftp/index.js';
+import { createTftpPolicy } from './netboot/tftp.js';
+import { createAgentRouter } from './api/index.js';
+import { createBootHttpService, createStaticHandler } from './servers/http/index.js';
+import { createBootHttpPolicy } from './netboot/boot-http.js';
+import { dhcpService } from './servers/dhcp/index.js';
+import { DhcpPolicy } from './netboot/dhcp.js';
 
 export interface Daemon {
   registry: Registry;
@@ -16,12 +26,47 @@ export interface ComposeDeps {
   config: Readonly<Config>;
   registry: Registry;
   logger: Logger;
+  /** The daemon's one Prometheus registry; a private one when absent (tests). */
+  metrics?: Metrics;
 }
 
 /** Builds the parts that run in the daemon, in start order. Each part takes only what it needs. */
 export function composeServices(deps: ComposeDeps): Service[] {
   const services: Service[] = [];
-  void deps;
+  const metrics = deps.metrics ?? createMetrics({ defaultMetrics: false });
+  // Power: `power.control` is the PowerControl the API takes (ApiDeps.power); the reconciler polls
+  // BMCs in the background and records power state in the registry.
+  const power = createPowerControl({ config: deps.config.power, registry: deps.registry, logger: deps.logger, metrics });
+  services.push(power.reconciler);
+  // API (issue 5): HTTPS on config.api.port with bearer tokens; takes the PowerControl above.
+  services.push(apiService({ config: deps.config, registry: deps.registry, logger: deps.logger, metrics, power: power.control }));
+  // TFTP (issue 4): iPXE programs and per-machine files; the netboot policy maps client IP → MAC via leases.
+  if (deps.config.tftp.enabled) {
+    const policy = createTftpPolicy({ config: deps.config, registry: deps.registry, logger: deps.logger, metrics });
+    services.push(tftpService(deps.config, policy, deps.logger, metrics));
+  }
+  // Boot HTTP (issue 5, boot half): plain HTTP on config.http.port for iPXE scripts, iPXE programs,
+  // discovery images, and the agent endpoints (the discovery OS has no trust store for the API's TLS).
+  const boot = createBootHttpPolicy({ config: deps.config, registry: deps.registry, logger: deps.logger });
+  services.push(
+    createBootHttpService({
+      address: deps.config.http.address,
+      port: deps.config.http.port,
+      logger: deps.logger,
+      metrics,
+      routes: [
+        { name: 'script', ...boot.script },
+        { name: 'ipxe', prefix: boot.ipxe.prefix, handler: createStaticHandler({ ...boot.ipxe, logger: deps.logger }) },
+        { name: 'discovery', prefix: boot.discovery.prefix, handler: createStaticHandler({ ...boot.discovery, logger: deps.logger }) },
+      ],
+      extra: createAgentRouter({ registry: deps.registry, logger: deps.logger, metrics, power: power.control, autoAccept: deps.config.discovery.autoAccept, maxBodyBytes: deps.config.api.maxBodyBytes }),
+    }),
+  );
+  // DHCP (issue 3): off unless dhcp.interfaces names one; bootrack never becomes a rogue DHCP server by accident.
+  if (deps.config.dhcp.interfaces.length > 0) {
+    const dhcpPolicy = new DhcpPolicy({ config: deps.config, registry: deps.registry, logger: deps.logger.child({ part: 'dhcp' }) });
+    services.push(dhcpService(deps.config.dhcp, dhcpPolicy, deps.logger, metrics));
+  }
   return services;
 }
 
@@ -41,7 +86,7 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, exte
   });
   const controller = new AbortController();
   externalSignal?.addEventListener('abort', () => controller.abort(externalSignal.reason), { once: true });
-  const services = composeServices({ config, registry, logger });
+  const services = composeServices({ config, registry, logger, metrics: createMetrics() });
   const running: Array<{ name: string; run: Running }> = [];
   try {
     for (const service of services) {

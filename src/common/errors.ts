@@ -31,6 +31,9 @@ export const ERROR_CATALOG = {
   FILE_NOT_FOUND: { httpStatus: 404, summary: 'no such file' },
   PATH_REFUSED: { httpStatus: 403, summary: 'the path leaves the served root or is malformed' },
   IMAGE_MISSING: { httpStatus: 503, summary: 'the discovery image has not been built' },
+  IMAGE_PACKAGE_MISSING: { httpStatus: 500, summary: 'a Debian package the image builder needs is unknown to apt' },
+  IMAGE_FETCH_FAILED: { httpStatus: 502, summary: 'the Debian package registry could not be reached to download a package' },
+  IMAGE_BUILD_FAILED: { httpStatus: 500, summary: 'the discovery image could not be built (tool failed or a file is missing)' },
   // power
   BMC_AUTH_FAILED: { httpStatus: 502, summary: 'the BMC refused the credentials' },
   BMC_UNREACHABLE: { httpStatus: 504, summary: 'the BMC did not answer in time' },
@@ -44,7 +47,35 @@ export const ERROR_CATALOG = {
   TIMEOUT: { httpStatus: 504, summary: 'the operation did not finish before its deadline' },
   COMMAND_FAILED: { httpStatus: 500, summary: 'a remote command exited non-zero' },
   PRIVATE_KEY_NOT_FOUND: { httpStatus: 400, summary: 'the named private key was not found' },
+  HOST_KEY_MISMATCH: { httpStatus: 502, summary: 'the SSH host key differs from the pinned one' },
+  SSH_CONNECT_FAILED: { httpStatus: 502, summary: 'the SSH connection or authentication failed' },
+  DRIVER_API_ERROR: { httpStatus: 502, summary: 'the driver\'s remote API failed or answered unexpectedly' },
+  DRIVER_LOAD_FAILED: { httpStatus: 500, summary: 'a third-party driver package could not be loaded' },
+  DRIVER_NOT_IMPLEMENTED: { httpStatus: 501, summary: 'the driver does not implement that operation' },
+  BATCH_FAILED: { httpStatus: 500, summary: 'one or more machines of a batch failed' },
+  ENTRY_NOT_FOUND: { httpStatus: 404, summary: 'no saved managed entry of that type and name' },
+  MACHINE_MOVE_UNSUPPORTED: { httpStatus: 409, summary: 'the machine belongs to another driver URL; destroy and recreate it' },
+  CREDENTIALS_IN_REFERENCE: { httpStatus: 500, summary: 'a machine reference may not hold credentials' },
+  MACHINE_SET_INVALID: { httpStatus: 400, summary: 'the machine-set file failed validation' },
   INTERNAL: { httpStatus: 500, summary: 'an unexpected internal error' },
+  // dhcp
+  DHCP_MALFORMED: { httpStatus: 400, summary: 'a DHCP message could not be decoded' },
+  DHCP_ENCODE_FAILED: { httpStatus: 500, summary: 'a DHCP message could not be encoded' },
+  DHCP_INTERFACE_UNAVAILABLE: { httpStatus: 500, summary: 'a configured DHCP interface is missing, has no IPv4 address or cannot be bound' },
+  DHCP_CONFIG_INVALID: { httpStatus: 500, summary: 'the DHCP configuration is inconsistent' },
+  // API / CLI client (issue 5)
+  AGENT_TOKEN_REPLAYED: { httpStatus: 403, summary: 'this agent token already delivered facts; a new boot gets a new token' },
+  API_UNREACHABLE: { httpStatus: 502, summary: 'the bootrack API could not be reached' },
+  TLS_SETUP_FAILED: { httpStatus: 500, summary: 'the API TLS certificate could not be loaded or created' },
+  // cloud and vagrant drivers (issue 9)
+  CLOUD_SDK_MISSING: { httpStatus: 500, summary: 'the optional cloud SDK package is not installed' },
+  CLOUD_AUTH_FAILED: { httpStatus: 502, summary: 'the cloud refused the credentials or their signature' },
+  CLOUD_CAPACITY: { httpStatus: 503, summary: 'the cloud has no capacity for that instance type in that zone now' },
+  CLOUD_THROTTLED: { httpStatus: 503, summary: 'the cloud throttled the request and retries ran out' },
+  CLOUD_NOT_FOUND: { httpStatus: 404, summary: 'the cloud does not know that instance, key pair or image' },
+  CLOUD_REQUEST_FAILED: { httpStatus: 502, summary: 'the cloud API answered an error not mapped to a more specific code' },
+  VAGRANT_NOT_INSTALLED: { httpStatus: 500, summary: 'the vagrant binary (or its provider plugin) is not installed' },
+  VAGRANT_COMMAND_FAILED: { httpStatus: 502, summary: 'a vagrant command exited non-zero' },
 } as const satisfies Record<string, { httpStatus: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

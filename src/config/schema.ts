@@ -22,6 +22,14 @@ export const subnetSchema = z
   })
   .strict();
 
+/** NICs, storage controllers and disks of a real rack plus QEMU's virtio devices, in no particular order. */
+export const DISCOVERY_MODULES = [
+  'virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_scsi',
+  'e1000', 'e1000e', 'igb', 'igc', 'ixgbe', 'i40e', 'ice', 'bnxt_en', 'tg3', 'bnx2x', 'mlx4_en', 'mlx5_core', 'r8169',
+  'ahci', 'ata_piix', 'nvme', 'sd_mod', 'sr_mod', 'megaraid_sas', 'mpt3sas', 'hpsa', 'smartpqi',
+  'ipmi_si', 'ipmi_devintf',
+] as const;
+
 export const configSchema = z
   .object({
     /** The address machines use to reach this appliance (boot URLs, TFTP next-server). */
@@ -74,6 +82,11 @@ export const configSchema = z
         maxTransfersPerClient: z.number().int().min(1).default(8),
         retries: z.number().int().min(1).max(20).default(6),
         initialTimeoutMs: z.number().int().min(10).max(10_000).default(250),
+        /**
+         * Files a symlink in a served root may point at outside that root (exact paths). Debian's ipxe
+         * package links /usr/lib/ipxe/ipxe.efi → /boot/ipxe.efi; every other escaping symlink is refused.
+         */
+        allowedLinkTargets: z.array(z.string().min(1)).default(['/boot/ipxe.efi', '/boot/ipxe.lkrn']),
       })
       .strict()
       .prefault({}),
@@ -103,6 +116,42 @@ export const configSchema = z
         pollMinSeconds: z.number().int().min(1).default(30),
         pollMaxSeconds: z.number().int().min(1).default(300),
         commandTimeoutMs: z.number().int().min(500).max(120_000).default(10_000),
+        /** Retries after BMC_BUSY ("insufficient resources for session"), with doubling jittered backoff. */
+        busyRetries: z.number().int().min(0).max(10).default(4),
+        busyBackoffMs: z.number().int().min(10).max(10_000).default(250),
+        /** Most BMCs polled by one batched ipmipower process. */
+        pollBatchSize: z.number().int().min(1).max(512).default(64),
+        ipmi: z
+          .object({
+            ipmipowerPath: z.string().min(1).default('ipmipower'),
+            ipmitoolPath: z.string().min(1).default('ipmitool'),
+            /** 3 = HMAC-SHA1/AES; 17 = HMAC-SHA256/AES, often the only suite a modern BMC allows. Per machine: options.cipherSuite. */
+            cipherSuite: z.number().int().min(0).max(17).default(3),
+            privilege: z.enum(['USER', 'OPERATOR', 'ADMIN']).default('ADMIN'),
+            /** FreeIPMI -W workaround flags (opensesspriv for ipmi_sim; intel20, supermicro20, sun20, ...). */
+            workarounds: z.array(z.string().regex(/^[a-z0-9]+$/)).default([]),
+            sessionTimeoutMs: z.number().int().min(200).max(60_000).default(5000),
+            retransmissionTimeoutMs: z.number().int().min(50).max(10_000).default(1000),
+            /** Run IPMI tools inside this network namespace ('' = the daemon's own). */
+            netns: z.string().default(''),
+          })
+          .strict()
+          .prefault({}),
+        redfish: z
+          .object({
+            /** Per-request bound for Redfish HTTPS calls. */
+            requestTimeoutMs: z.number().int().min(200).max(60_000).default(8000),
+          })
+          .strict()
+          .prefault({}),
+        wol: z
+          .object({
+            /** The provisioning interface magic packets leave from ('' = refuse to guess on a multi-homed host). */
+            interface: z.string().default(''),
+            port: z.number().int().min(1).max(65535).default(9),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -110,7 +159,18 @@ export const configSchema = z
       .object({
         /** Move commissioned machines to ready without an operator's accept. */
         autoAccept: z.boolean().default(true),
+        /** Operators' authorized_keys lines for root in the discovery OS (passed as bootrack.ssh_keys); none = no SSH login. */
+        sshPublicKeys: z.array(z.string().regex(/^(ssh-|ecdsa-|sk-)\S+ \S+/, 'expected an OpenSSH public key line')).max(32).default([]),
         imageDir: z.string().default(''),
+        /**
+         * The Debian kernel package behind the discovery OS. The generic flavour is the default: the
+         * cloud flavour has no ahci, e1000e, igb, ixgbe, i40e or bnxt_en, so it cannot see a real rack.
+         */
+        kernelPackage: z.string().regex(/^linux-image-[a-z0-9.+-]+$/).default('linux-image-amd64'),
+        /** Kernel modules loaded at boot (with their dependencies); ones the kernel lacks are listed in the manifest. */
+        modules: z.array(z.string().regex(/^[A-Za-z0-9_-]+$/)).default([...DISCOVERY_MODULES]),
+        /** Downloaded .debs and unpacked trees, reused between builds. Defaults to <stateDir>/cache/image. */
+        cacheDir: z.string().default(''),
       })
       .strict()
       .prefault({}),

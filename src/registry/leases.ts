@@ -35,15 +35,30 @@ export interface LeaseWrite {
   expiresAt: Date;
 }
 
+export interface Reservation {
+  mac: string;
+  ip: string;
+  hostname: string | null;
+}
+
 /** DHCP leases, persisted so a restart never hands an address out twice. */
 export class LeaseRepo {
   readonly #db: Db;
   readonly #clock: Clock;
   readonly #upsert;
+  // Prepared once: DHCP calls these several times per message (preparing costs more than running).
+  readonly #get;
+  readonly #byMac;
+  readonly #byMacSubnet;
+  readonly #reservation;
 
   constructor(db: Db, clock: Clock) {
     this.#db = db;
     this.#clock = clock;
+    this.#get = db.prepare('SELECT * FROM leases WHERE ip = ?');
+    this.#byMac = db.prepare('SELECT * FROM leases WHERE mac = ? ORDER BY updated_at DESC LIMIT 1');
+    this.#byMacSubnet = db.prepare('SELECT * FROM leases WHERE mac = ? AND subnet = ? ORDER BY updated_at DESC LIMIT 1');
+    this.#reservation = db.prepare('SELECT mac, ip, hostname FROM reservations WHERE mac = ?');
     this.#upsert = db.prepare(
       `INSERT INTO leases (ip, mac, client_id, hostname, subnet, state, expires_at, updated_at)
        VALUES (@ip, @mac, @clientId, @hostname, @subnet, @state, @expiresAt, @now)
@@ -53,6 +68,12 @@ export class LeaseRepo {
   }
 
   write(lease: LeaseWrite): Lease {
+    this.put(lease);
+    return this.get(lease.ip)!;
+  }
+
+  /** As `write`, without reading the row back (the DHCP hot path). */
+  put(lease: LeaseWrite): void {
     this.#upsert.run({
       ip: lease.ip,
       mac: lease.mac,
@@ -63,20 +84,17 @@ export class LeaseRepo {
       expiresAt: lease.expiresAt.getTime(),
       now: this.#clock.now().getTime(),
     });
-    return this.get(lease.ip)!;
   }
 
   get(ip: string): Lease | null {
-    const row = this.#db.prepare('SELECT * FROM leases WHERE ip = ?').get(ip) as LeaseRow | undefined;
+    const row = this.#get.get(ip) as LeaseRow | undefined;
     return row ? toLease(row) : null;
   }
 
   /** The newest lease a MAC holds in a subnet, whatever its state. */
   findByMac(mac: string, subnet?: string): Lease | null {
     const row = (
-      subnet === undefined
-        ? this.#db.prepare('SELECT * FROM leases WHERE mac = ? ORDER BY updated_at DESC LIMIT 1').get(mac)
-        : this.#db.prepare('SELECT * FROM leases WHERE mac = ? AND subnet = ? ORDER BY updated_at DESC LIMIT 1').get(mac, subnet)
+      subnet === undefined ? this.#byMac.get(mac) : this.#byMacSubnet.get(mac, subnet)
     ) as LeaseRow | undefined;
     return row ? toLease(row) : null;
   }
@@ -106,6 +124,44 @@ export class LeaseRepo {
     if (options.activeOnly) (where.push(`state = 'bound' AND expires_at > @now`), (params.now = this.#clock.now().getTime()));
     const sql = `SELECT * FROM leases ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ip LIMIT @limit`;
     return (this.#db.prepare(sql).all(params) as LeaseRow[]).map(toLease);
+  }
+
+  /** The static reservation of a MAC (reservations table), or null. */
+  reservationFor(mac: string): Reservation | null {
+    const row = this.#reservation.get(mac) as Reservation | undefined;
+    return row ?? null;
+  }
+
+  /** Every reserved address; the pool never hands these to anyone else. */
+  reservedIps(): Set<string> {
+    return new Set((this.#db.prepare('SELECT ip FROM reservations').all() as Array<{ ip: string }>).map((r) => r.ip));
+  }
+
+  /** Reserves an address for a MAC that belongs to a machine (the foreign key); replaces an earlier one. */
+  reserve(reservation: Reservation): void {
+    this.#db
+      .prepare('INSERT INTO reservations (mac, ip, hostname) VALUES (@mac, @ip, @hostname) ON CONFLICT(mac) DO UPDATE SET ip = excluded.ip, hostname = excluded.hostname')
+      .run({ mac: reservation.mac, ip: reservation.ip, hostname: reservation.hostname ?? null });
+  }
+
+  unreserve(mac: string): boolean {
+    return this.#db.prepare('DELETE FROM reservations WHERE mac = ?').run(mac).changes > 0;
+  }
+
+  /**
+   * Group commit for the DHCP hot path: opens a write transaction unless one is open. The caller
+   * must `commitBatch()` before it acknowledges anything (a DHCP server commits before it sends the
+   * replies of a batch), so one commit covers every datagram of a batch.
+   * Returns whether this call opened it.
+   */
+  beginBatch(): boolean {
+    if (this.#db.inTransaction) return false;
+    this.#db.exec('BEGIN IMMEDIATE');
+    return true;
+  }
+
+  commitBatch(): void {
+    if (this.#db.inTransaction) this.#db.exec('COMMIT');
   }
 
   /** Marks lapsed offers and bindings expired; returns how many changed. */

@@ -1,0 +1,4 @@
+export * from './constants.js';
+export * from './ip.js';
+export * from './options.js';
+export * from './packet.js';

@@ -1,0 +1,209 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { Counter, type Registry as PromRegistry } from 'prom-client';
+import { BootrackError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import type { Running, Service } from '../../common/service.js';
+import { BOOTREQUEST, DEFAULT_MAX_PAYLOAD } from '../../protocol/dhcp/constants.js';
+import { chaddrHex, decodePacket, encodePacket, type DhcpPacket } from '../../protocol/dhcp/packet.js';
+import { bindSocketToDevice, interfaceAddress, type InterfaceAddress } from './bind.js';
+import { replyDestination, type Destination } from './destination.js';
+
+/** One decoded request and where it came from, as the policy sees it. */
+export interface DhcpRequest {
+  packet: DhcpPacket;
+  /** The configured interface it arrived on (guaranteed by SO_BINDTODEVICE). */
+  iface: InterfaceAddress;
+  /** True when it came to the PXE boot-server port (4011, proxy mode). */
+  pxePort: boolean;
+  source: Destination;
+}
+
+/**
+ * The policy port. `handle` returns the reply to send, or null to stay silent (not ours, another
+ * server's, nothing to say). It may throw: the error is logged, counted, and the loop keeps serving.
+ */
+export interface DhcpHandler {
+  handle(request: DhcpRequest): DhcpPacket | null;
+  /**
+   * Called once per batch (the datagrams that arrived within a few milliseconds), before their replies are
+   * sent: the handler makes its state durable here. If it throws, the batch's replies are dropped,
+   * so no client is told about a lease that was not stored.
+   */
+  flush?(): void;
+}
+
+interface Pending {
+  socket: Socket;
+  bytes: Buffer;
+  to: Destination;
+  type: string;
+  log: Logger;
+}
+
+export interface DhcpServerOptions {
+  interfaces: readonly string[];
+  port: number;
+  /** The PXE boot-server port; null when not serving it (full mode). */
+  pxePort: number | null;
+  handler: DhcpHandler;
+  logger: Logger;
+  metrics?: PromRegistry;
+}
+
+interface Counters {
+  received: Counter<'type'>;
+  sent: Counter<'type'>;
+  dropped: Counter<'reason'>;
+}
+
+function counter<L extends string>(metrics: PromRegistry | undefined, name: string, help: string, labelNames: L[]): Counter<L> {
+  const existing = metrics?.getSingleMetric(name);
+  if (existing) return existing as Counter<L>;
+  return new Counter({ name, help, labelNames, registers: metrics ? [metrics] : [] });
+}
+
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+const BATCH_MS = 2;
+
+type State = { phase: 'idle' } | { phase: 'running'; sockets: Socket[] } | { phase: 'stopped' };
+
+/** The DHCP socket loop: one socket per configured interface (and per port), each SO_BINDTODEVICE'd. */
+export class DhcpServer implements Service {
+  readonly name = 'dhcp';
+  readonly #options: DhcpServerOptions;
+  readonly #counters: Counters;
+  #state: State = { phase: 'idle' };
+  #pending: Pending[] = [];
+  #flushTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: DhcpServerOptions) {
+    if (options.interfaces.length === 0) {
+      throw new BootrackError('DHCP_CONFIG_INVALID', 'DHCP needs at least one interface; it is never served on all of them', {});
+    }
+    this.#options = options;
+    this.#counters = {
+      received: counter(options.metrics, 'bootrack_dhcp_received_total', 'DHCP messages received, by message type', ['type']),
+      sent: counter(options.metrics, 'bootrack_dhcp_sent_total', 'DHCP replies sent, by message type', ['type']),
+      dropped: counter(options.metrics, 'bootrack_dhcp_dropped_total', 'DHCP datagrams dropped, by reason', ['reason']),
+    };
+  }
+
+  async start(signal: AbortSignal): Promise<Running> {
+    if (this.#state.phase !== 'idle') throw new BootrackError('INTERNAL', 'the DHCP server was already started', {});
+    const ifaces = this.#options.interfaces.map(interfaceAddress);
+    const sockets: Socket[] = [];
+    const closeAll = () => Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    try {
+      for (const iface of ifaces) {
+        sockets.push(await this.#open(iface, this.#options.port, false));
+        if (this.#options.pxePort !== null) sockets.push(await this.#open(iface, this.#options.pxePort, true));
+      }
+    } catch (err) {
+      await closeAll();
+      throw err;
+    }
+    this.#state = { phase: 'running', sockets };
+    const done = new Promise<void>((resolve) => {
+      const stop = () => {
+        this.#flush();
+        this.#state = { phase: 'stopped' };
+        void closeAll().then(() => resolve());
+      };
+      if (signal.aborted) stop();
+      else signal.addEventListener('abort', stop, { once: true });
+    });
+    return {
+      done,
+      describe: { interfaces: ifaces.map((i) => `${i.name}=${i.address}`), port: this.#options.port, pxePort: this.#options.pxePort },
+    };
+  }
+
+  async #open(iface: InterfaceAddress, port: number, pxePort: boolean): Promise<Socket> {
+    const socket = createSocket({ type: 'udp4', reuseAddr: true });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => {
+        socket.close();
+        reject(new BootrackError('DHCP_INTERFACE_UNAVAILABLE', `cannot bind UDP ${port} for ${iface.name}: ${err.message}`, { interface: iface.name, port }, { cause: err }));
+      };
+      socket.once('error', onError);
+      // 0.0.0.0: a socket bound to the interface address never sees broadcasts (deps.md §2).
+      socket.bind({ port, address: '0.0.0.0', exclusive: true }, () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
+    try {
+      socket.setBroadcast(true);
+      // A boot storm arrives in bursts; ask for a deep queue (the kernel caps it at net.core.rmem_max).
+      socket.setRecvBufferSize(RECV_BUFFER_BYTES);
+      bindSocketToDevice(socket, iface.name);
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+    const log = this.#options.logger.child({ interface: iface.name, port });
+    socket.on('error', (err) => log.error({ err }, 'DHCP socket error'));
+    socket.on('message', (msg, rinfo) => this.#onMessage(socket, iface, pxePort, msg, { address: rinfo.address, port: rinfo.port }, log));
+    return socket;
+  }
+
+  /** Never throws: a bad datagram is logged and counted, and the loop keeps serving (DESIGN.md). */
+  #onMessage(socket: Socket, iface: InterfaceAddress, pxePort: boolean, msg: Buffer, source: Destination, log: Logger): void {
+    if (this.#state.phase !== 'running') return;
+    let packet: DhcpPacket;
+    try {
+      packet = decodePacket(msg);
+    } catch (err) {
+      this.#counters.dropped.inc({ reason: 'malformed' });
+      log.debug({ from: source.address, bytes: msg.length, reason: (err as BootrackError).details?.reason }, 'malformed DHCP datagram dropped');
+      return;
+    }
+    const type = packet.options.messageType ?? 'unknown';
+    this.#counters.received.inc({ type });
+    if (packet.op !== BOOTREQUEST) {
+      this.#counters.dropped.inc({ reason: 'not_request' });
+      return;
+    }
+    let reply: DhcpPacket | null;
+    let bytes: Buffer;
+    // Whatever the handler does (reply, silence, throw), its writes are committed with this batch.
+    // A batch is what arrives within BATCH_MS: one commit for all of it, at most BATCH_MS of added latency.
+    this.#flushTimer ??= setTimeout(() => this.#flush(), BATCH_MS);
+    try {
+      reply = this.#options.handler.handle({ packet, iface, pxePort, source });
+      if (reply === null) return;
+      const maxPayload = Math.max((packet.options.maxMessageSize ?? 0) - 28, DEFAULT_MAX_PAYLOAD);
+      bytes = encodePacket(reply, { maxPayload });
+    } catch (err) {
+      this.#counters.dropped.inc({ reason: 'handler_error' });
+      log.error({ err, mac: chaddrHex(packet), type }, 'DHCP request failed; no reply sent');
+      return;
+    }
+    const to = replyDestination(packet, reply, { pxePort, source, serverPort: this.#options.port });
+    this.#pending.push({ socket, bytes, to, type: reply.options.messageType ?? 'unknown', log });
+  }
+
+  /** Commits the batch through the handler, then sends its replies; a failed commit sends nothing. */
+  #flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const batch = this.#pending;
+    this.#pending = [];
+    try {
+      this.#options.handler.flush?.();
+    } catch (err) {
+      this.#counters.dropped.inc({ reason: 'commit_failed' }, Math.max(batch.length, 1));
+      this.#options.logger.error({ err, replies: batch.length }, 'DHCP state could not be stored; replies of this batch dropped');
+      return;
+    }
+    if (this.#state.phase !== 'running') return;
+    for (const { socket, bytes, to, type, log } of batch) {
+      socket.send(bytes, to.port, to.address, (err) => {
+        if (err) {
+          this.#counters.dropped.inc({ reason: 'send_failed' });
+          log.warn({ err, to }, 'DHCP reply could not be sent');
+        } else this.#counters.sent.inc({ type });
+      });
+    }
+  }
+}
