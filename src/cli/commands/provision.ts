@@ -20,7 +20,7 @@ import { reportError, table, type CliIo, type Command } from '../io.js';
  *   driverUrl: pxe:https://appliance.lan:8443
  *   driverOptions: { token: "${BOOTRACK_TOKEN}", ca: ./ca.pem }   # ${VAR}: from the environment
  *   privateKeys: { bootstrap: ~/.ssh/bootrack_ed25519 }
- *   machineOptions: { arch: x86_64, readyTimeoutMs: 1800000 }       # for every machine of the set
+ *   machineOptions: { arch: amd64, readyTimeoutMs: 1800000 }        # for every machine of the set
  *   convergence: { script: "#!/bin/sh\napt-get -y install nginx\n" } # or scriptPath: ./setup.sh
  *   concurrency: 4
  *   store: ./.bootrack/web                                          # default .bootrack/<file name>
