@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openRegistry, type Registry } from '../../src/registry/index.js';
+import { isBootrackError } from '../../src/common/errors.js';
+import { openRegistry, type MachineState, type Registry } from '../../src/registry/index.js';
 
 export interface TempRegistry {
   registry: Registry;
@@ -49,4 +50,28 @@ export function seedReady(registry: Registry, n: number, start = 0): string[] {
     }
   });
   return ids;
+}
+
+/** Legal paths through the lifecycle table from `new`, to put a fixture machine in any state. */
+export const PATH_FROM_NEW: Readonly<Record<MachineState, readonly MachineState[]>> = {
+  new: [],
+  commissioning: ['commissioning'],
+  failed_commissioning: ['commissioning', 'failed_commissioning'],
+  ready: ['ready'],
+  allocated: ['ready', 'allocated'],
+  deploying: ['ready', 'allocated', 'deploying'],
+  deployed: ['ready', 'allocated', 'deploying', 'deployed'],
+  failed_deployment: ['ready', 'allocated', 'deploying', 'failed_deployment'],
+  releasing: ['ready', 'allocated', 'releasing'],
+  broken: ['broken'],
+};
+
+/** The BootrackError code a call throws, a marked string for any other error, undefined when it succeeds. */
+export function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return isBootrackError(err) ? err.code : `non-bootrack: ${String(err)}`;
+  }
+  return undefined;
 }

@@ -2,21 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMac } from '../../src/common/mac.js';
 import type { Firmware, Machine, MachineState, Registry } from '../../src/registry/index.js';
 import { bootDirs, startBootHttp, tempDir, type BootHttpFixture } from '../helpers/http-fixtures.js';
-import { macFor, tempRegistry, type TempRegistry } from '../helpers/registry-fixtures.js';
+import { macFor, PATH_FROM_NEW, tempRegistry, type TempRegistry } from '../helpers/registry-fixtures.js';
 
-/** Legal paths through the lifecycle table from `new`, to put a fixture machine in any state. */
-const PATHS: Record<MachineState, MachineState[]> = {
-  new: [],
-  commissioning: ['commissioning'],
-  failed_commissioning: ['commissioning', 'failed_commissioning'],
-  ready: ['ready'],
-  allocated: ['ready', 'allocated'],
-  deploying: ['ready', 'allocated', 'deploying'],
-  deployed: ['ready', 'allocated', 'deploying', 'deployed'],
-  failed_deployment: ['ready', 'allocated', 'deploying', 'failed_deployment'],
-  releasing: ['ready', 'allocated', 'releasing'],
-  broken: ['broken'],
-};
 const T = { actor: 'test' };
 const DISCOVERY: MachineState[] = ['new', 'commissioning'];
 const LOCAL: MachineState[] = ['failed_commissioning', 'ready', 'allocated', 'deployed', 'failed_deployment', 'releasing', 'broken'];
@@ -25,7 +12,7 @@ const SSH_KEYS = ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH0bBZ1 alice@laptop', 's
 let n = 100;
 function machineIn(registry: Registry, state: MachineState, firmware: Firmware | null): Machine {
   let m = registry.machines.create({ macs: [macFor(n++)], firmware }, T);
-  for (const step of PATHS[state]) {
+  for (const step of PATH_FROM_NEW[state]) {
     if (step === 'deploying') registry.machines.setBootProfile(m.id, { kind: 'ephemeral', sshPublicKeys: SSH_KEYS, cmdline: 'quiet ip=dhcp' }, T);
     m = registry.machines.transition(m.id, step, T);
   }

@@ -11,6 +11,7 @@ import { MachineSpec, MemoryEntryStore } from '../../src/provisioning/managed-en
 import { mergeOptions } from '../../src/provisioning/options.js';
 import { getPrivateKey } from '../../src/provisioning/private-keys.js';
 import { LocalSshDriver } from '../helpers/provisioning-localssh-driver.js';
+import { codeOf } from '../helpers/registry-fixtures.js';
 import { Driver, type MachineOptions } from '../../src/provisioning/driver.js';
 import type { ActionHandler } from '../../src/provisioning/action-handler.js';
 import type { Machine } from '../../src/provisioning/machine.js';
@@ -71,14 +72,6 @@ describe('orchestrator save points', () => {
   });
 });
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isBootrackError(err) ? err.code : `non-bootrack: ${String(err)}`;
-  }
-  return undefined;
-}
 
 async function asyncCodeOf(p: Promise<unknown>): Promise<{ code?: string; message?: string }> {
   try {

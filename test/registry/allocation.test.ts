@@ -1,16 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBootrackError } from '../../src/common/errors.js';
 import type { Constraints } from '../../src/registry/index.js';
-import { macFor, seedReady, SYSTEM, tempRegistry, type TempRegistry } from '../helpers/registry-fixtures.js';
+import { codeOf, macFor, seedReady, SYSTEM, tempRegistry, type TempRegistry } from '../helpers/registry-fixtures.js';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isBootrackError(err) ? err.code : `non-bootrack: ${String(err)}`;
-  }
-  return undefined;
-}
 
 describe('allocation', () => {
   let t: TempRegistry;

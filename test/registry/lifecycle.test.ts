@@ -2,21 +2,8 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBootrackError } from '../../src/common/errors.js';
 import { MACHINE_STATES, TRANSITIONS, type MachineState } from '../../src/registry/index.js';
-import { SYSTEM, tempRegistry, type TempRegistry } from '../helpers/registry-fixtures.js';
+import { PATH_FROM_NEW, SYSTEM, tempRegistry, type TempRegistry } from '../helpers/registry-fixtures.js';
 
-/** Drives a fresh machine into `state` through legal transitions only. */
-const PATH_TO: Record<MachineState, MachineState[]> = {
-  new: [],
-  commissioning: ['commissioning'],
-  failed_commissioning: ['commissioning', 'failed_commissioning'],
-  ready: ['ready'],
-  allocated: ['ready', 'allocated'],
-  deploying: ['ready', 'allocated', 'deploying'],
-  deployed: ['ready', 'allocated', 'deploying', 'deployed'],
-  failed_deployment: ['ready', 'allocated', 'deploying', 'failed_deployment'],
-  releasing: ['ready', 'allocated', 'releasing'],
-  broken: ['broken'],
-};
 
 describe('machine lifecycle', () => {
   let t: TempRegistry;
@@ -28,7 +15,7 @@ describe('machine lifecycle', () => {
 
   function machineIn(state: MachineState): string {
     const m = t.registry.machines.create({ macs: [`02:00:00:00:${(n >> 8).toString(16).padStart(2, '0')}:${(n++ & 0xff).toString(16).padStart(2, '0')}`] }, SYSTEM);
-    for (const step of PATH_TO[state]) t.registry.machines.transition(m.id, step, SYSTEM);
+    for (const step of PATH_FROM_NEW[state]) t.registry.machines.transition(m.id, step, SYSTEM);
     expect(t.registry.machines.get(m.id).state).toBe(state);
     return m.id;
   }
