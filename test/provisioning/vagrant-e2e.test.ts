@@ -47,8 +47,9 @@ driverContract('vagrant: real Vagrant + vagrant-libvirt + libvirtd (TCG) in netn
     driver,
     store: new FileEntryStore(join(work, 'contract-store')),
     machineOptions: TINY,
-    // Vagrant itself gives up waiting for the guest's SSH after 1 s (config.vm.boot_timeout).
-    unreachableOptions: { ...TINY, vagrantConfig: 'machine.vm.boot_timeout = 1', readyTimeoutMs: 240_000 },
+    // SSH to port 1 is refused by the guest every time, so Vagrant's boot wait always times out: a short
+    // boot_timeout alone raced a fast boot on a quiet machine.
+    unreachableOptions: { ...TINY, vagrantConfig: 'machine.vm.boot_timeout = 5\nmachine.ssh.guest_port = 1', readyTimeoutMs: 240_000 },
     observe: async (id) => {
       const exists = clusterFiles(driver.dir).includes(`"${id}.vm"`);
       const state = await l.domainState(driver.dir, id);
