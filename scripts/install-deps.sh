@@ -8,11 +8,15 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
   # build
   python3 make g++ git ca-certificates
+  # libc.a: native/build.sh links the discovery OS probe statically
+  libc6-dev
   # the appliance's own runtime needs
   ipxe ipmitool freeipmi-tools openssl iproute2 nftables
   # real peers for tests
   curl atftp tftp-hpa isc-dhcp-client udhcpc busybox-static tcpdump openipmi
   openssh-server openssh-client dropbear-bin cpio
+  # the discovery e2e's LLDP sender (run by the tests in their namespaces; its unit is disabled below)
+  lldpd
   qemu-system-x86 ipxe-qemu ovmf
   # established servers the benchmarks and some tests compare against
   dnsmasq-base tftpd-hpa nginx-light kea-dhcp4-server kea-admin
@@ -37,6 +41,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
   [ "$restore_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
 fi
+# lldpd's unit would advertise this host on every real NIC at boot; tests run their own instance.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable lldpd >/dev/null 2>&1 || true; fi
 
 # Node 20 is expected on the machine already (Debian's nodejs is 18); say so plainly if not.
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)

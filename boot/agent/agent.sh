@@ -2,9 +2,9 @@
 # agent.sh — the bootrack discovery agent (busybox sh), run by /init once modules are loaded.
 #   kernel cmdline: bootrack.url=<appliance boot HTTP base>  bootrack.token=<agent token>
 #                   bootrack.mac=<boot NIC MAC>  bootrack.ssh_keys=<base64url> | bootrack.ssh_key=<base64>
-#                   | bootrack.ssh_keys_url=<URL>
-# 1. DHCP on the boot NIC   2. POST status booted   3. POST facts, status facts_posted
-# 4. authorized_keys + per-boot dropbear host key, dropbear   5. POST status ssh_ready {sshHostKey}
+#                   | bootrack.ssh_keys_url=<URL>   bootrack.lldp_wait=<seconds, default 5>
+# 1. DHCP on the boot NIC   2. POST status booted   3. authorized_keys + per-boot dropbear host key,
+# dropbear   4. POST facts (after the LLDP window), status facts_posted   5. POST status ssh_ready {sshHostKey}
 AGENT_DIR=${AGENT_DIR:-/usr/lib/bootrack}
 . "$AGENT_DIR/lib.sh"
 . "$AGENT_DIR/facts.sh"
@@ -68,6 +68,13 @@ if [ -z "$IFACE" ]; then
   exit 1
 fi
 hostname "bootrack-$(read_file /sys/class/net/$IFACE/address | tr -d :)"
+# LLDP capture on every NIC and the BMC query run while DHCP and the first posts do. A switch sends
+# an LLDPDU every 30 s by default (and at once when its LLDP agent starts), so the window is a bound,
+# not a guarantee: bootrack.lldp_wait=<seconds> (1..600, 0 = off) widens it. Default 5 s.
+LLDP_WAIT=$(cmdline_arg bootrack.lldp_wait)
+case $LLDP_WAIT in '' | *[!0-9]*) LLDP_WAIT=5 ;; esac
+[ "$LLDP_WAIT" -le 600 ] || LLDP_WAIT=600
+probes_start "$LLDP_WAIT"
 log "boot NIC $IFACE ($BOOTMAC); DHCP"
 # -b: background if no lease yet and keep trying; udhcpc stays alive to renew the lease.
 udhcpc -i "$IFACE" -s "$AGENT_DIR/udhcpc.script" -V bootrack-agent -t 5 -T 2 -A 3 -b -p /run/udhcpc.pid >/dev/null 2>&1
@@ -80,18 +87,6 @@ fi
 log "address $(cat /run/bootrack-ip) on $IFACE; appliance $URL"
 
 post_status booted
-
-# ---- facts ----
-# {"facts":{…},"mac":"<boot MAC>"}: the API checks the boot MAC belongs to the token's machine.
-collect_facts "$BOOTMAC" >/tmp/facts.json
-log "facts: $(cat /tmp/facts.json)"
-how=$(bmc_detection)
-[ -n "$how" ] && log "BMC detected ($how); its LAN address is not readable without ipmitool"
-if api_post facts /tmp/facts.json; then
-  post_status facts_posted
-else
-  log "facts POST failed"
-fi
 
 # ---- ssh: authorized keys from the cmdline, a host key made for this boot, dropbear ----
 : >/root/.ssh/authorized_keys
@@ -118,17 +113,41 @@ log "authorized_keys: $(grep -c '^[a-z]' /root/.ssh/authorized_keys) key(s)"
 
 i=0
 while [ $i -lt 120 ] && [ ! -s /run/hostkey.rc ]; do sleep 0.5; i=$((i + 1)); done
+SSH_UP=no
+SSH_ERR=
 if [ "$(cat /run/hostkey.rc 2>/dev/null)" != 0 ]; then
-  post_status error "dropbearkey failed: $(cat /tmp/dropbearkey.err)"
-  exit 1
+  SSH_ERR="dropbearkey failed: $(cat /tmp/dropbearkey.err 2>/dev/null)"
+else
+  # OpenSSH public key format: "ssh-ed25519 AAAA…" (the comment dropbearkey adds is dropped)
+  PUB=$(dropbearkey -y -f "$HOSTKEY" | grep '^ssh-' | cut -d' ' -f1-2)
+  # -s: keys only, no passwords; -E: log to stderr; forks into the background once listening
+  if dropbear -r "$HOSTKEY" -p 22 -s -E -P /run/dropbear.pid 2>>/var/log/dropbear.log; then
+    SSH_UP=yes
+    log "dropbear listening on :22, host key $PUB"
+  else
+    SSH_ERR="dropbear did not start: $(tail -n3 /var/log/dropbear.log | tr '\n' ' ')"
+  fi
 fi
-# OpenSSH public key format: "ssh-ed25519 AAAA…" (the comment dropbearkey adds is dropped)
-PUB=$(dropbearkey -y -f "$HOSTKEY" | grep '^ssh-' | cut -d' ' -f1-2)
-# -s: keys only, no passwords; -E: log to stderr; forks into the background once listening
-if dropbear -r "$HOSTKEY" -p 22 -s -E -P /run/dropbear.pid 2>>/var/log/dropbear.log; then
-  log "dropbear listening on :22, host key $PUB"
+
+# ---- facts ----
+# Posted once dropbear listens, so the LLDP window never delays SSH, and before ssh_ready, so the
+# timeline still reads booted → facts_posted → ssh_ready; posted even if dropbear failed.
+# {"facts":{…},"mac":"<boot MAC>"}: the API checks the boot MAC belongs to the token's machine.
+probes_wait
+for e in "$PROBE_RUN"/lldp/*.err; do [ -s "$e" ] && log "lldp ${e##*/}: $(tr '\n' ' ' <"$e")"; done
+log "LLDP: $(grep -hE '^[0-9a-f]+$' "$PROBE_RUN"/lldp/* 2>/dev/null | wc -l) LLDPDU(s) in ${LLDP_WAIT}s; $(bmc_summary)"
+collect_facts "$BOOTMAC" >/tmp/facts.json
+log "facts: $(cat /tmp/facts.json)"
+if api_post facts /tmp/facts.json; then
+  post_status facts_posted
+else
+  log "facts POST failed"
+fi
+
+if [ "$SSH_UP" = yes ]; then
   post_status ssh_ready '' "$PUB"
 else
-  post_status error "dropbear did not start: $(tail -n3 /var/log/dropbear.log | tr '\n' ' ')"
+  post_status error "$SSH_ERR"
+  exit 1
 fi
 log "ready"

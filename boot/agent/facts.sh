@@ -1,7 +1,8 @@
 # facts.sh — hardware facts as the JSON body of POST /api/v1/agent/facts. Busybox sh; sourced after lib.sh.
 # Shape: {"facts":{"cpu":{model,sockets,cores,threads},"memoryMib","disks":[{name,sizeBytes,model,serial,rotational}],
-#         "nics":[{mac,driver,link,speedMbps}],"lldp":[],"dmi":{vendor,product,serial,uuid},
-#         "bmc":{address}|null,"firmware":"bios"|"uefi","arch"},"mac"}   (the API's FactsRequest schema is strict)
+#         "nics":[{mac,driver,link,speedMbps}],"lldp":[],"lldpFrames":{iface:[hex LLDPDU]},
+#         "dmi":{vendor,product,serial,uuid},"bmc":{address,mac?}|null,"firmware":"bios"|"uefi","arch"},"mac"}
+#         (the API's FactsRequest schema is strict; it decodes lldpFrames into lldp neighbours)
 SYS=${SYS:-/sys}
 PROC=${PROC:-/proc}
 
@@ -97,16 +98,92 @@ bmc_detection() {
   fi
 }
 
-# The BMC's LAN address needs an IPMI "Get LAN Configuration Parameters" request, which busybox
-# cannot send, and the API takes {address} or null; so this is null even when a BMC is detected
-# (the agent logs the detection), and the appliance learns the address from the BMC side.
-facts_bmc() {
-  printf null
+# ---- LLDP and the BMC's LAN address: bootrack-probe (static C, native/probe) in the background ----
+# busybox can neither capture raw frames nor talk to /dev/ipmi0, so the probe does both; the
+# appliance decodes the raw LLDPDUs (src/protocol/lldp). Results land in $PROBE_RUN.
+PROBE=${PROBE:-/usr/sbin/bootrack-probe}
+PROBE_RUN=${PROBE_RUN:-/run/bootrack-probe}
+PROBE_PIDS=
+
+# probes_start SECONDS — LLDP capture for SECONDS on every NIC (they must be up; 0 skips LLDP), and
+# one Get LAN Configuration Parameters request when a BMC is detected. Returns at once; probes_wait joins.
+probes_start() {
+  rm -rf "$PROBE_RUN"
+  mkdir -p "$PROBE_RUN/lldp"
+  [ -x "$PROBE" ] || { log "no $PROBE in this image: LLDP neighbours and the BMC address are not probed"; return 0; }
+  if [ "${1:-0}" -gt 0 ] 2>/dev/null; then
+    for n in "$SYS"/class/net/*; do
+      [ -e "$n/device" ] || continue
+      "$PROBE" lldp "${n##*/}" "$1" >"$PROBE_RUN/lldp/${n##*/}" 2>"$PROBE_RUN/lldp/${n##*/}.err" &
+      PROBE_PIDS="$PROBE_PIDS $!"
+    done
+  fi
+  if [ -n "$(bmc_detection)" ]; then
+    (
+      # ipmi_si may still be probing the KCS/SMIC/BT interface: wait up to 10 s for the device node
+      i=0
+      while [ $i -lt 20 ] && [ ! -e /dev/ipmi0 ]; do sleep 0.5; i=$((i + 1)); done
+      "$PROBE" bmc-lan >"$PROBE_RUN/bmc" 2>"$PROBE_RUN/bmc.err"
+      echo $? >"$PROBE_RUN/bmc.rc"
+    ) &
+    PROBE_PIDS="$PROBE_PIDS $!"
+  fi
 }
 
-# LLDP needs raw frames (ethertype 0x88cc) and busybox has no packet capture, so none are reported.
+# probes_wait — until every probe started by probes_start has finished (each is bounded in time).
+probes_wait() {
+  for p in $PROBE_PIDS; do wait "$p"; done
+  PROBE_PIDS=
+}
+
+# bmc_field NAME — a key=value line of the probe's bmc-lan output.
+bmc_field() {
+  [ -r "$PROBE_RUN/bmc" ] && sed -n "s/^$1=//p" "$PROBE_RUN/bmc" | head -n1
+}
+
+# {"address","mac"?} from the BMC, or null: no BMC, no answer, or an unset address (0.0.0.0).
+facts_bmc() {
+  b_ip=$(bmc_field ip)
+  b_mac=$(bmc_field mac)
+  case $b_ip in
+    '' | 0.0.0.0) printf null; return ;;
+  esac
+  printf '{"address":%s' "$(json_str "$b_ip")"
+  case $b_mac in
+    '' | 00:00:00:00:00:00) ;;
+    *) printf ',"mac":%s' "$(json_str "$b_mac")" ;;
+  esac
+  printf '}'
+}
+
+# bmc_summary — one log line on what the BMC probe found.
+bmc_summary() {
+  how=$(bmc_detection)
+  if [ -z "$how" ]; then echo "no BMC detected"
+  elif [ -n "$(bmc_field ip)" ]; then echo "BMC detected ($how): LAN channel $(bmc_field channel) address $(bmc_field ip) MAC $(bmc_field mac)"
+  else echo "BMC detected ($how); LAN address not read (probe exit $(cat "$PROBE_RUN/bmc.rc" 2>/dev/null)): $(tr '\n' ' ' <"$PROBE_RUN/bmc.err" 2>/dev/null)"
+  fi
+}
+
+# Neighbours are decoded by the appliance from lldpFrames; the agent itself reports none.
 facts_lldp() {
   printf '[]'
+}
+
+# {"<iface>":["<hex LLDPDU>",…],…}: what the probe captured per interface (at most 64 frames each).
+facts_lldp_frames() {
+  sep=
+  printf '{'
+  for f in "$PROBE_RUN"/lldp/*; do
+    [ -f "$f" ] || continue
+    case ${f##*/} in *.err) continue ;; esac
+    case ${f##*/} in *[!A-Za-z0-9_.:@-]*) continue ;; esac
+    printf '%s%s:[' "$sep" "$(json_str "${f##*/}")"
+    awk 'n < 64 && length($0) >= 2 && length($0) <= 3200 && /^[0-9a-f]+$/ { printf "%s\"%s\"", (n++ ? "," : ""), $0 }' "$f"
+    printf ']'
+    sep=,
+  done
+  printf '}'
 }
 
 facts_firmware() {
@@ -125,8 +202,8 @@ facts_arch() {
 
 # collect_facts [BOOT_MAC] — the request body; with a MAC, also "mac" next to "facts".
 collect_facts() {
-  printf '{"facts":{"cpu":%s,"memoryMib":%s,"disks":%s,"nics":%s,"lldp":%s,"dmi":%s,"bmc":%s,"firmware":%s,"arch":%s}' \
-    "$(facts_cpu)" "$(facts_memory_mib)" "$(facts_disks)" "$(facts_nics)" "$(facts_lldp)" "$(facts_dmi)" "$(facts_bmc)" \
+  printf '{"facts":{"cpu":%s,"memoryMib":%s,"disks":%s,"nics":%s,"lldp":%s,"lldpFrames":%s,"dmi":%s,"bmc":%s,"firmware":%s,"arch":%s}' \
+    "$(facts_cpu)" "$(facts_memory_mib)" "$(facts_disks)" "$(facts_nics)" "$(facts_lldp)" "$(facts_lldp_frames)" "$(facts_dmi)" "$(facts_bmc)" \
     "$(facts_firmware)" "$(json_str "$(facts_arch)")"
   [ -n "$1" ] && printf ',"mac":%s' "$(json_str "$1")"
   printf '}\n'

@@ -267,9 +267,21 @@ export const factsSchema = z
       )
       .max(256),
     nics: z.array(z.strictObject({ mac: macString, driver: z.string().max(64).nullable(), link: z.boolean(), speedMbps: z.number().int().min(0).nullable() })).max(256),
-    lldp: z.array(z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))).max(256),
+    lldp: z
+      .array(z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])))
+      .max(256)
+      .default([])
+      .meta({ description: 'LLDP neighbours; the appliance appends those it decodes from lldpFrames (each: interface, chassisId, portId, ttl, portDescription?, systemName?, systemDescription?, capabilities?, managementAddresses?)' }),
+    lldpFrames: z
+      .record(z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'a Linux interface name'), z.array(z.string().max(3200).regex(/^[0-9a-f]*$/, 'lowercase hex')).max(64))
+      .refine((r) => Object.keys(r).length <= 64, { message: 'at most 64 interfaces' })
+      .optional()
+      .meta({ description: 'raw LLDPDUs (hex, the bytes after the Ethernet header) received per interface; decoded by the appliance, a bad one is logged and skipped' }),
     dmi: z.strictObject({ vendor: z.string().max(256).nullable(), product: z.string().max(256).nullable(), serial: z.string().max(256).nullable(), uuid: z.string().max(64).nullable() }),
-    bmc: z.strictObject({ address: z.string().max(255) }).nullable(),
+    bmc: z
+      .strictObject({ address: z.string().max(255), mac: macString.optional() })
+      .nullable()
+      .meta({ description: "the local BMC's LAN address (IPMI Get LAN Configuration Parameters through /dev/ipmi0); null when none answered" }),
     firmware,
     arch,
   })

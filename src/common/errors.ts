@@ -63,6 +63,9 @@ export const ERROR_CATALOG = {
   DHCP_ENCODE_FAILED: { httpStatus: 500, summary: 'a DHCP message could not be encoded' },
   DHCP_INTERFACE_UNAVAILABLE: { httpStatus: 500, summary: 'a configured DHCP interface is missing, has no IPv4 address or cannot be bound' },
   DHCP_CONFIG_INVALID: { httpStatus: 500, summary: 'the DHCP configuration is inconsistent' },
+  // lldp (issue 7)
+  LLDP_MALFORMED: { httpStatus: 400, summary: 'an LLDPDU could not be decoded' },
+  LLDP_ENCODE_FAILED: { httpStatus: 500, summary: 'an LLDPDU could not be encoded' },
   // API / CLI client (issue 5)
   AGENT_TOKEN_REPLAYED: { httpStatus: 403, summary: 'this agent token already delivered facts; a new boot gets a new token' },
   API_UNREACHABLE: { httpStatus: 502, summary: 'the bootrack API could not be reached' },

@@ -10,7 +10,7 @@ import { systemClock } from '../common/logger.js';
 import { encodeNewc } from '../protocol/cpio/newc.js';
 import { candidates, fetchDeb, resolveKernelPackage, sha256File, type AptOptions, type DebPackage } from './debian.js';
 import { openModuleTree, planModules } from './modules.js';
-import { ROOTFS_PATHS, addAgent, addBusybox, addModules, addPrograms, addSkeleton } from './rootfs.js';
+import { PROBE_PATH, ROOTFS_PATHS, addAgent, addBusybox, addModules, addPrograms, addProbe, addSkeleton } from './rootfs.js';
 import { RootTree } from './tree.js';
 
 const gzipAsync = promisify(gzip);
@@ -26,6 +26,8 @@ export interface BuildOptions extends AptOptions {
   modules: readonly string[];
   /** boot/agent of this checkout unless given. */
   agentDir?: string;
+  /** The static native probe; native/build/bootrack-probe of this installation unless given. */
+  probeFile?: string;
   /** mtime of every initramfs entry (seconds); fixed so equal inputs give an equal initrd. Default 0. */
   mtime?: number;
   logger: Logger;
@@ -53,12 +55,24 @@ export interface ImageManifest {
   busyboxApplets: number;
   libraries: string[];
   agent: Array<{ path: string; sha256: string }>;
-  /** sha256 over every input (packages, module list, agent files, mtime): equal here ⇒ equal initrd. */
+  /** The native probe (LLDP capture, BMC LAN address), from native/build. */
+  probe: { path: string; sha256: string; sizeBytes: number };
+  /** sha256 over every input (packages, module list, agent files, probe, mtime): equal here ⇒ equal initrd. */
   inputsSha256: string;
 }
 
 /** Packages the discovery OS is made of besides the kernel and the shared libraries they pull in. */
 const USERLAND = ['busybox-static', 'dropbear-bin', 'openssh-sftp-server'] as const;
+
+/** native/build/bootrack-probe next to this installation (from src/ with tsx and from dist/). */
+export function defaultProbeFile(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'native', 'build.sh'))) return join(dir, 'native', 'build', 'bootrack-probe');
+    dir = dirname(dir);
+  }
+  throw new BootrackError('IMAGE_BUILD_FAILED', 'cannot find native/ next to this bootrack installation; run `npm run build` in the checkout', {});
+}
 
 /** Finds boot/agent by walking up from this file (works from src/ with tsx and from dist/). */
 export function defaultAgentDir(): string {
@@ -90,6 +104,9 @@ export async function buildDiscoveryImage(opts: BuildOptions): Promise<ImageMani
     opts.progress?.(line);
   };
   const agentDir = opts.agentDir ?? defaultAgentDir();
+  const probeFile = opts.probeFile ?? defaultProbeFile();
+  // Checked first: a missing probe should not cost a kernel download to find out.
+  if (!existsSync(probeFile)) throw new BootrackError('IMAGE_BUILD_FAILED', `the discovery probe ${probeFile} is missing: run \`npm run build\` (native/build.sh compiles it)`, { path: probeFile });
   mkdirSync(opts.cacheDir, { recursive: true });
 
   progress(`resolving ${opts.kernelPackage}`);
@@ -124,6 +141,7 @@ export async function buildDiscoveryImage(opts: BuildOptions): Promise<ImageMani
   );
   const moduleBytes = addModules(tree, modules, plan);
   const agentFiles = addAgent(tree, agentDir);
+  const probe = addProbe(tree, probeFile);
   const packages = [kernel, ...userland.values(), ...libs].map((p) => ({ name: p.name, version: p.version, sha256: p.sha256 })).sort((a, b) => a.name.localeCompare(b.name));
   tree.file(ROOTFS_PATHS.release, Buffer.from(`kernel=${modules.release}\n${packages.map((p) => `${p.name}=${p.version}`).join('\n')}\n`));
   progress(`packing initramfs: ${tree.entries().length} entries, ${(tree.contentBytes() / 1048576).toFixed(1)} MiB (modules ${(moduleBytes / 1048576).toFixed(1)} MiB)`);
@@ -145,7 +163,7 @@ export async function buildDiscoveryImage(opts: BuildOptions): Promise<ImageMani
   const vmlinuzSha = await sha256File(tmp('vmlinuz'));
 
   const inputsSha256 = sha256(
-    JSON.stringify({ packages, modules: plan.order, agent: agentFiles.map((f) => [f.path, sha256(f.bytes)]), mtime, schema: MANIFEST_SCHEMA }),
+    JSON.stringify({ packages, modules: plan.order, agent: agentFiles.map((f) => [f.path, sha256(f.bytes)]), probe: sha256(probe), mtime, schema: MANIFEST_SCHEMA }),
   );
   const manifest: ImageManifest = {
     schema: MANIFEST_SCHEMA,
@@ -168,6 +186,7 @@ export async function buildDiscoveryImage(opts: BuildOptions): Promise<ImageMani
     busyboxApplets: applets.length,
     libraries,
     agent: agentFiles.map((f) => ({ path: f.path, sha256: sha256(f.bytes) })),
+    probe: { path: `/${PROBE_PATH}`, sha256: sha256(probe), sizeBytes: probe.length },
     inputsSha256,
   };
   writeFileSync(tmp('manifest.json'), JSON.stringify(manifest, null, 2) + '\n');

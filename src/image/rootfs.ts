@@ -110,3 +110,31 @@ export function addAgent(tree: RootTree, agentDir: string): Array<{ path: string
   }
   return files;
 }
+
+/** Where the agent finds the native probe (LLDP capture, BMC LAN address). */
+export const PROBE_PATH = 'usr/sbin/bootrack-probe';
+
+/**
+ * native/build/bootrack-probe (built by `npm run build`): a static ELF, so it needs no loader or
+ * library from the image. A missing or dynamically linked file is IMAGE_BUILD_FAILED naming the fix.
+ */
+export function addProbe(tree: RootTree, probeFile: string): Buffer {
+  if (!existsSync(probeFile)) {
+    throw new BootrackError('IMAGE_BUILD_FAILED', `the discovery probe ${probeFile} is missing: run \`npm run build\` (native/build.sh compiles it)`, { path: probeFile });
+  }
+  const elf = readFileSync(probeFile);
+  if (elf.length < 64 || elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1) {
+    throw new BootrackError('IMAGE_BUILD_FAILED', `${probeFile} is not an x86-64 ELF executable; rebuild it with \`npm run build\``, { path: probeFile });
+  }
+  // PT_INTERP (3) in the program headers means a dynamic executable, which would need ld.so and libc.
+  const phoff = Number(elf.readBigUInt64LE(0x20));
+  const phentsize = elf.readUInt16LE(0x36);
+  const phnum = elf.readUInt16LE(0x38);
+  for (let i = 0; i < phnum && phoff + (i + 1) * phentsize <= elf.length; i++) {
+    if (elf.readUInt32LE(phoff + i * phentsize) === 3) {
+      throw new BootrackError('IMAGE_BUILD_FAILED', `${probeFile} is dynamically linked; the discovery OS needs it static (\`npm run build\` builds it with -static)`, { path: probeFile });
+    }
+  }
+  tree.file(PROBE_PATH, elf, 0o755);
+  return elf;
+}

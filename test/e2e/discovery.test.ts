@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { machineByMac, sshPinned, stepTimes, timeline, waitEnlisted, type MachineView } from '../helpers/e2e-boot.js';
 import { startLab, type Lab, type Vm, type VmSpec } from '../helpers/e2e-lab.js';
+import { requirePeerTools, startBmcSim, startLldpSwitch, type BmcSim, type LldpSwitch } from '../helpers/image-peers.js';
 import { ensureDiscoveryImage } from '../helpers/image-shared.js';
 
 /**
@@ -9,6 +10,9 @@ import { ensureDiscoveryImage } from '../helpers/image-shared.js';
  * enlist themselves with their hardware facts. Three VMs boot at once, with both firmware paths:
  *  - SeaBIOS + QEMU's iPXE option ROM: DHCP → HTTP script → kernel + initrd → discovery OS;
  *  - OVMF's own PXE (no iPXE ROM): DHCP → TFTP ipxe.efi → iPXE DHCP → HTTP → discovery OS.
+ * The same boot proves the LLDP and BMC facts with real peers: Debian's lldpd advertises on the lab
+ * bridge (every VM hears it), and bios-a has a KCS BMC, QEMU's ipmi-bmc-extern wired to OpenIPMI's
+ * ipmi_sim whose LAN address ipmitool set; the agent's bootrack-probe reads both.
  * TCG only (KVM does not work on this host); timeouts are generous, nothing asserts wall-clock time.
  */
 const GiB = 1024 ** 3;
@@ -19,14 +23,23 @@ const SPECS: VmSpec[] = [
 ];
 const BOOT_TIMEOUT_MS = 900_000;
 
+const SWITCH_NAME = 'brke2-disc-tor1';
+const BMC = { lanPort: 16623, address: '10.231.0.77', mac: '02:42:e2:e0:07:77' };
+const WITH_BMC = 'bios-a';
+
 let lab: Lab;
+let lldpSwitch: LldpSwitch;
+let bmc: BmcSim;
 const vms: Vm[] = [];
 const enlisted = new Map<string, { machine: MachineView; seconds: number }>();
 
 beforeAll(async () => {
+  requirePeerTools();
   const { dir } = await ensureDiscoveryImage();
   lab = await startLab({ ns: 'brke2-disc', octet: 231, imageDir: dir });
-  for (const spec of SPECS) vms.push(lab.startVm(spec));
+  lldpSwitch = await startLldpSwitch(lab, lab.bridge, SWITCH_NAME);
+  bmc = await startBmcSim(lab, BMC);
+  for (const spec of SPECS) vms.push(lab.startVm(spec.name === WITH_BMC ? { ...spec, extraArgs: bmc.qemuArgs } : spec));
   const results = await Promise.all(vms.map((vm) => waitEnlisted(lab, vm, BOOT_TIMEOUT_MS)));
   results.forEach((r, i) => enlisted.set(vms[i]!.spec.name, r));
   console.info(`discovery e2e (TCG, 3 VMs at once): ${results.map((r, i) => `${vms[i]!.spec.name} ssh_ready after ${r.seconds.toFixed(1)} s`).join(', ')}`);
@@ -34,6 +47,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await lab?.close();
+  lldpSwitch?.remove();
 }, 60_000);
 
 describe('unknown machines PXE-boot from bootrack alone and enlist (SeaBIOS+iPXE, OVMF native PXE)', () => {
@@ -122,6 +136,45 @@ describe('unknown machines PXE-boot from bootrack alone and enlist (SeaBIOS+iPXE
     ];
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(boot.steps.find(is('http', 'script_served'))!.data).toMatchObject({ script: 'discovery' });
+  });
+});
+
+describe('LLDP neighbours and the BMC address, from real peers (lldpd, ipmi_sim)', () => {
+  it.each(SPECS.map((s) => [s.name] as const))('%s: facts.lldp holds the lab switch exactly as lldpd advertises it', async (name) => {
+    const vm = vms.find((v) => v.spec.name === name)!;
+    const m = (await machineByMac(lab, vm.mac))!;
+    const facts = m.facts as typeof m.facts & { lldp: Array<Record<string, unknown>>; lldpFrames: Record<string, string[]> };
+    const lldp = facts.lldp;
+    expect(lldp, `serial log tail:\n${vm.serialLog().slice(-2000)}`).toHaveLength(1);
+    // lldpd's view now: its port ID is the bridge's MAC, which changed as the VMs' taps joined it
+    const now = lldpSwitch.view();
+    expect([now.chassisIdType, now.portIdType]).toEqual(['mac', 'mac']);
+    expect(lldp[0]).toEqual({
+      interface: expect.stringMatching(/^(eth|en)/),
+      chassisId: now.chassisId,
+      chassisIdSubtype: 'macAddress',
+      portId: now.portId,
+      portIdSubtype: 'macAddress',
+      ttl: 4, // tx-interval 1 s × lldpd's hold multiplier 4
+      portDescription: lab.bridge,
+      systemName: SWITCH_NAME,
+      systemDescription: now.systemDescription,
+      capabilities: now.capabilities, // bridge, and router: the lab namespace forwards IPv4
+      managementAddresses: expect.arrayContaining([lab.hostIp]),
+    });
+    // the raw LLDPDUs are kept next to the decoded neighbours
+    expect(Object.values(facts.lldpFrames).flat().length).toBeGreaterThanOrEqual(1);
+  });
+
+  it(`${WITH_BMC}: facts.bmc is the LAN address and MAC set in ipmi_sim; the VMs without a BMC report null`, async () => {
+    for (const vm of vms) {
+      const m = (await machineByMac(lab, vm.mac))!;
+      const facts = m.facts as typeof m.facts & { bmc: { address: string; mac?: string } | null };
+      if (vm.spec.name === WITH_BMC) expect(facts.bmc, `serial log tail:\n${vm.serialLog().slice(-2000)}`).toEqual({ address: bmc.address, mac: bmc.mac });
+      else expect(facts.bmc).toBeNull();
+    }
+    // the agent logs what it found on the console
+    expect(vms.find((v) => v.spec.name === WITH_BMC)!.serialLog()).toMatch(new RegExp(`BMC detected \\(smbios-type-38\\): LAN channel 1 address ${bmc.address.replaceAll('.', '\\.')}`));
   });
 });
 

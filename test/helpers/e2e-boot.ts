@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { waitFor, type Lab, type Vm } from './e2e-lab.js';
+import { REPO, run, waitFor, type Lab, type Vm } from './e2e-lab.js';
 
 /** The discovery agent's facts as the registry stores them (the API's FactsRequest.facts). */
 export interface FactsView {
@@ -105,4 +105,79 @@ export function stepTimes(tl: TimelineView, vm: Vm): Record<string, number> {
     if (!(key in out)) out[key] = Math.round((Date.parse(s.at) - vm.startedAt) / 100) / 10;
   }
   return out;
+}
+
+export interface BmcBoxSpec {
+  /** 1..9: VM name brke2-bmcvm<idx>, SMBIOS serial BRKE2-BMC-<idx>. */
+  idx: number;
+  mac: string;
+  /** Tap on the lab bridge (≤ 15 chars). */
+  tap: string;
+  /** Where ipmi_sim listens inside the namespace (any 127/8 address: each BMC its own, as on a real BMC network). */
+  bmcAddress: string;
+  bmcPort: number;
+  qmpPort: number;
+  user: string;
+  password: string;
+}
+
+/** An OpenIPMI ipmi_sim BMC whose chassis program (e2e-chassis.sh) powers a PXE-bootable QEMU VM. */
+export interface BmcBox {
+  spec: BmcBoxSpec;
+  dir: string;
+  /** The VM's pid while it is powered on (and not being stopped), else null. */
+  vmPid(): number | null;
+  /** How many times the BMC powered the VM on. */
+  powerOns(): number;
+  /** Epoch seconds of each power on. */
+  powerOnTimes(): number[];
+  /** The boot device the BMC holds (pxe after a driver ready). */
+  bootdev(): string;
+  serialTail(): string;
+}
+
+/**
+ * Starts the BMC for one box: a qcow2 disk, a tap on the lab bridge, vm.env for the chassis program,
+ * lan.conf (MD5 auth, one admin user) and the emulator file; ipmi_sim runs in the lab namespace (the
+ * lab stops it; the QEMU it starts is setsid'd and is killed with the namespace). The VM starts OFF.
+ */
+export async function startBmcBox(lab: Lab, spec: BmcBoxSpec): Promise<BmcBox> {
+  const dir = join(lab.work, `bmc${spec.idx}`);
+  const vmName = `brke2-bmcvm${spec.idx}`;
+  mkdirSync(join(dir, 'state'), { recursive: true });
+  run('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'disk.qcow2'), String(2 * 1024 ** 3)]);
+  for (const args of [['ip', 'tuntap', 'add', 'dev', spec.tap, 'mode', 'tap'], ['ip', 'link', 'set', spec.tap, 'master', lab.bridge], ['ip', 'link', 'set', spec.tap, 'up']]) run('ip', ['netns', 'exec', lab.ns, ...args]);
+  const uuid = `e2e0b3c0-0000-4000-8000-${spec.idx.toString(16).padStart(12, '0')}`;
+  writeFileSync(join(dir, 'vm.env'), `VM_NAME=${vmName}\nQMPPORT=${spec.qmpPort}\nMEM=512\nCPUS=1\nTAP=${spec.tap}\nMAC=${spec.mac}\nDISK=${join(dir, 'disk.qcow2')}\nSMBIOS=type=1,manufacturer=BootrackE2E,product=BmcNode,serial=BRKE2-BMC-${spec.idx},uuid=${uuid}\n`);
+  writeFileSync(
+    join(dir, 'lan.conf'),
+    [
+      `name "brke2bmc${spec.idx}"`, 'set_working_mc 0x20', '  startlan 1', `    addr ${spec.bmcAddress} ${spec.bmcPort}`, '    priv_limit admin',
+      '    allowed_auths_callback md5', '    allowed_auths_user md5', '    allowed_auths_operator md5', '    allowed_auths_admin md5',
+      `    guid a1b2c3d4e5f60718293a4b5c6d7ee2e${spec.idx}`, '  endlan', `  chassis_control "${join(REPO, 'test/helpers/e2e-chassis.sh')} ${dir}"`,
+      `  user 2 true "${spec.user}" "${spec.password}" admin 10 md5`, '',
+    ].join('\n'),
+  );
+  writeFileSync(join(dir, 'bmc.emu'), ['mc_setbmc 0x20', 'mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02', 'sel_enable 0x20 1000 0x0a', 'mc_enable 0x20', ''].join('\n'));
+  lab.spawn(['ipmi_sim', '-c', join(dir, 'lan.conf'), '-f', join(dir, 'bmc.emu'), '-s', join(dir, 'state'), '-n'], `ipmi_sim${spec.idx}.log`);
+  const bound = `${spec.bmcAddress}:${spec.bmcPort}`;
+  await waitFor(`ipmi_sim ${spec.idx} to bind ${bound}`, () => run('ip', ['netns', 'exec', lab.ns, 'ss', '-Hlun', `sport = :${spec.bmcPort}`]).includes(bound), 15_000, 200);
+  const read = (f: string): string => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').trim() : '');
+  const powerOnTimes = (): number[] => read('power-on.log').split('\n').filter(Boolean).map(Number);
+  return {
+    spec,
+    dir,
+    vmPid: () => {
+      try {
+        const pid = Number(read('qemu.pid'));
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`\0${vmName}\0`) && read('stopping') !== String(pid) ? pid : null;
+      } catch {
+        return null;
+      }
+    },
+    powerOns: () => powerOnTimes().length,
+    powerOnTimes,
+    bootdev: () => read('bootdev'),
+    serialTail: () => (existsSync(join(dir, 'serial.log')) ? readFileSync(join(dir, 'serial.log'), 'latin1').replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').slice(-2500) : ''),
+  };
 }

@@ -55,6 +55,8 @@ export interface Lab {
   startVm(spec: VmSpec): Vm;
   /** A detached child in the namespace, stopped by close(); output to <work>/<logName>. */
   spawn(args: string[], logName: string): ChildProcess;
+  /** Stops the daemon (SIGTERM) and starts it again on the same state dir; resolves once /healthz answers. */
+  restart(): Promise<{ downMs: number }>;
   close(): Promise<void>;
 }
 
@@ -222,23 +224,41 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     writeFileSync(configPath, stringify(config));
     const daemonLogPath = join(work, 'bootrack.log');
     const withDaemon = opts.daemon ?? true;
-    if (withDaemon) children.push(startInNs(ns, [process.execPath, '--import', TSX, join(REPO, 'src/cli/bootrack.ts'), 'serve', '--config', configPath], daemonLogPath));
+    const startDaemon = (): ChildProcess => startInNs(ns, [process.execPath, '--import', TSX, join(REPO, 'src/cli/bootrack.ts'), 'serve', '--config', configPath], daemonLogPath);
+    if (withDaemon) children.push(startDaemon());
     children.push(startInNs(ns, ['/usr/bin/python3', join(REPO, 'test/helpers/e2e-ra.py'), bridge, `${v6}/64`, '1'], join(work, 'ra.log')));
 
     const apiBase = `http://${hostIp}:${API_PORT}/api/v1`;
     const httpBase = `http://${hostIp}:${HTTP_PORT}`;
     const daemonLog = (): string => (existsSync(daemonLogPath) ? readFileSync(daemonLogPath, 'utf8') : '');
-    if (withDaemon) await waitFor(
-      'bootrack to answer /healthz',
-      async () => {
-        if (children[0]!.exitCode !== null) throw new Error(`bootrack exited (${children[0]!.exitCode}):\n${daemonLog().slice(-3000)}`);
-        const r = await fetch(`${apiBase}/healthz`, { signal: AbortSignal.timeout(2000) });
-        return r.ok;
-      },
-      90_000,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- bootrack log ---\n${daemonLog().slice(-3000)}`);
-    });
+    const waitHealthy = async (): Promise<void> => {
+      const daemon = children[0]!;
+      let exited = false;
+      await waitFor(
+        'bootrack to answer /healthz',
+        async () => {
+          // A daemon that exited will not come back: stop waiting at once.
+          if (daemon.exitCode !== null || daemon.signalCode !== null) return (exited = true);
+          const r = await fetch(`${apiBase}/healthz`, { signal: AbortSignal.timeout(2000) });
+          return r.ok;
+        },
+        90_000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\n--- bootrack log ---\n${daemonLog().slice(-3000)}`);
+      });
+      if (exited) throw new Error(`bootrack exited (${daemon.exitCode ?? daemon.signalCode}):\n${daemonLog().slice(-3000)}`);
+    };
+    if (withDaemon) await waitHealthy();
+    // The appliance restarted on the same state dir (database, secret key, config): SIGTERM (a graceful
+    // stop), wait for the exit, start again, wait for /healthz. VMs, BMCs and helpers keep running.
+    const restart = async (): Promise<{ downMs: number }> => {
+      if (!withDaemon) throw new Error('this lab runs no daemon');
+      const t0 = Date.now();
+      await stopGroup(children[0], 15_000);
+      children[0] = startDaemon();
+      await waitHealthy();
+      return { downMs: Date.now() - t0 };
+    };
 
     const api = async <T>(method: string, path: string, body?: unknown, token = adminToken): Promise<{ status: number; body: T }> => {
       const r = await fetch(`${apiBase}${path}`, {
@@ -313,7 +333,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       children.push(child);
       return child;
     };
-    return { ns, bridge, hostIp, apiBase, httpBase, work, adminToken, sshKey, sshPub, dbPath, keyPath, daemonLog, api, startVm, spawn: spawnChild, close };
+    return { ns, bridge, hostIp, apiBase, httpBase, work, adminToken, sshKey, sshPub, dbPath, keyPath, daemonLog, api, startVm, spawn: spawnChild, restart, close };
   } catch (err) {
     await close();
     throw err;

@@ -16,15 +16,18 @@ export const IMAGE_CACHE_DIR = join(IMAGE_TEST_DIR, 'cache');
 export const SHARED_IMAGE_DIR = join(IMAGE_TEST_DIR, 'image');
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const AGENT_DIR = join(REPO_ROOT, 'boot', 'agent');
+export const PROBE_FILE = join(REPO_ROOT, 'native', 'build', 'bootrack-probe');
 
 export function buildOptions(outDir: string, extra: Partial<BuildOptions> = {}): BuildOptions {
-  return { outDir, cacheDir: IMAGE_CACHE_DIR, kernelPackage: 'linux-image-amd64', modules: DISCOVERY_MODULES, agentDir: AGENT_DIR, logger: silentLogger, ...extra };
+  return { outDir, cacheDir: IMAGE_CACHE_DIR, kernelPackage: 'linux-image-amd64', modules: DISCOVERY_MODULES, agentDir: AGENT_DIR, probeFile: PROBE_FILE, logger: silentLogger, ...extra };
 }
 
 function newestInput(): number {
   const dirs = [AGENT_DIR, join(REPO_ROOT, 'src', 'image'), join(REPO_ROOT, 'src', 'protocol', 'cpio')];
   let newest = 0;
   for (const d of dirs) for (const f of readdirSync(d)) newest = Math.max(newest, statSync(join(d, f)).mtimeMs);
+  // the native probe goes into the initramfs too (built by `npm run build`; the build fails clearly without it)
+  if (existsSync(PROBE_FILE)) newest = Math.max(newest, statSync(PROBE_FILE).mtimeMs);
   return newest;
 }
 

@@ -66,7 +66,7 @@ describe('agent facts.sh on this host (a real Linux peer)', () => {
   it('collect_facts prints the agreed JSON shape, and the CPU count and MACs match what Node sees', () => {
     const body = JSON.parse(sh('collect_facts')) as { facts: Record<string, any> };
     const f = body.facts;
-    expect(Object.keys(f).sort()).toEqual(['arch', 'bmc', 'cpu', 'disks', 'dmi', 'firmware', 'lldp', 'memoryMib', 'nics'].sort());
+    expect(Object.keys(f).sort()).toEqual(['arch', 'bmc', 'cpu', 'disks', 'dmi', 'firmware', 'lldp', 'lldpFrames', 'memoryMib', 'nics'].sort());
     expect(f.cpu.threads).toBe(cpus().length);
     expect(f.cpu.sockets).toBeGreaterThanOrEqual(1);
     expect(f.cpu.cores).toBeGreaterThanOrEqual(1);

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { isBootrackError } from '../../src/common/errors.js';
 import { buildDiscoveryImage, type ImageManifest } from '../../src/image/build.js';
 import { moduleName, openModuleTree, planModules, readModinfo } from '../../src/image/modules.js';
 import { S_IFCHR, S_IFLNK, S_IFMT, S_IFREG, decodeNewc, type NewcRecord } from '../../src/protocol/cpio/newc.js';
-import { AGENT_DIR, IMAGE_CACHE_DIR, buildOptions, ensureDiscoveryImage, readManifest } from '../helpers/image-shared.js';
+import { AGENT_DIR, IMAGE_CACHE_DIR, PROBE_FILE, buildOptions, ensureDiscoveryImage, readManifest } from '../helpers/image-shared.js';
 
 // Builds the real discovery image from Debian packages (apt-get download + dpkg-deb -x; nothing is
 // installed on the host). The .deb cache is shared with the other image tests, so the network is
@@ -85,7 +85,11 @@ describe('bootrack image build', () => {
     for (const want of ['virtio_net', 'virtio_blk', 'e1000e', 'igb', 'ixgbe', 'i40e', 'bnxt_en', 'mlx5_core', 'ahci', 'nvme', 'sd_mod']) expect(m.loadOrder).toContain(want);
     // PCI-only drivers wait for a matching device; bus/class drivers (virtio_net, sd_mod, ipmi_si) always load.
     for (const gated of ['e1000e', 'igb', 'ixgbe', 'i40e', 'bnxt_en', 'mlx5_core', 'mlx4_en', 'ahci', 'nvme', 'mpt3sas', 'virtio_pci']) expect(m.pciGated).toContain(gated);
-    for (const always of ['virtio_net', 'virtio_blk', 'sd_mod', 'ipmi_si']) expect(m.pciGated).not.toContain(always);
+    for (const always of ['virtio_net', 'virtio_blk', 'sd_mod', 'ipmi_si', 'ipmi_devintf']) expect(m.pciGated).not.toContain(always);
+    // /dev/ipmi0 for bootrack-probe bmc-lan: the message handler, then the system interface and the char device
+    const at = (n: string): number => m.loadOrder.indexOf(n);
+    expect(at('ipmi_msghandler')).toBeGreaterThanOrEqual(0);
+    expect(at('ipmi_msghandler')).toBeLessThan(Math.min(at('ipmi_si'), at('ipmi_devintf')));
     const text = (name: string): string => Buffer.from(records.find((r) => r.name === name)!.data).toString();
     expect(text('etc/bootrack/modules.always').trim().split('\n').sort()).toEqual(m.requested.filter((r) => !m.pciGated.includes(r) && m.loadOrder.includes(r)).sort());
     expect(text('etc/bootrack/modules.pci')).toMatch(/^ixgbe pci:v00008086d[0-9A-F]{8}sv\*sd\*bc\*sc\*i\*$/m);
@@ -144,6 +148,27 @@ describe('bootrack image build', () => {
     const json = execFileSync(chroot, [root, '/bin/sh', '-c', '. /usr/lib/bootrack/lib.sh; json_str "$1"', 'sh', 'q"b\\s\tt'], { encoding: 'utf8', env: { PATH: '/bin' } });
     expect(JSON.parse(json)).toBe('q"b\\s t');
     expect(statSync(join(root, 'usr/lib/openssh/sftp-server')).isFile()).toBe(true);
+    // the static native probe runs with nothing but the image: usage → 2, no /dev/ipmi0 → 3, no such NIC → 3
+    const probe = (args: string): { status: number | null; stderr: string } => {
+      const r = spawnSync(chroot, [root, '/bin/sh', '-c', `/usr/sbin/bootrack-probe ${args}`], { encoding: 'utf8', env: { PATH: '/bin' } });
+      return { status: r.status, stderr: r.stderr };
+    };
+    expect(probe('')).toMatchObject({ status: 2, stderr: expect.stringMatching(/^usage: bootrack-probe lldp <iface> <seconds>/) });
+    expect(probe('bmc-lan')).toMatchObject({ status: 3, stderr: expect.stringMatching(/\/dev\/ipmi0: No such file or directory/) });
+    expect(probe('lldp no-such-nic0 1')).toMatchObject({ status: 3, stderr: expect.stringMatching(/no interface 'no-such-nic0'/) });
+    expect(probe('lldp lo 0').status).toBe(2);
+  });
+
+  it('the native probe is in the image and the manifest; a missing one is IMAGE_BUILD_FAILED naming `npm run build`', async () => {
+    const bytes = readFileSync(PROBE_FILE);
+    const rec = records.find((r) => r.name === 'usr/sbin/bootrack-probe')!;
+    expect(rec.mode).toBe(S_IFREG | 0o755);
+    expect(Buffer.from(rec.data).equals(bytes)).toBe(true);
+    expect(cliManifest.probe).toEqual({ path: '/usr/sbin/bootrack-probe', sha256: sha(bytes), sizeBytes: bytes.length });
+    const err: unknown = await buildDiscoveryImage(buildOptions(join(work, 'np'), { probeFile: join(work, 'no-probe-here') })).catch((e: unknown) => e);
+    expect(isBootrackError(err, 'IMAGE_BUILD_FAILED')).toBe(true);
+    expect((err as Error).message).toContain('npm run build');
+    expect((err as Error).message).toContain(join(work, 'no-probe-here'));
   });
 
   it('an unknown kernel package is IMAGE_PACKAGE_MISSING naming it', async () => {

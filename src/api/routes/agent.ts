@@ -1,5 +1,7 @@
 import { BootrackError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
 import { parseMac } from '../../common/mac.js';
+import { decodeLldpdu, lldpduFromHex, summarizeLldpdu } from '../../protocol/lldp/index.js';
 import type { Machine, MachineState } from '../../registry/index.js';
 import type { ApiDeps } from '../deps.js';
 import { defineRoute, type AnyRoute } from '../route.js';
@@ -35,7 +37,8 @@ export function agentRoutes(deps: ApiDeps): AnyRoute[] {
           throw new BootrackError('AGENT_TOKEN_REPLAYED', 'this agent token already delivered facts', { machine: machine.id });
         }
         const next = registry.transaction(() => {
-          const stored = registry.machines.setFacts(machine.id, body.facts, summarize(body.facts), { actor: principal.actor });
+          const facts = { ...body.facts, lldp: [...body.facts.lldp, ...lldpNeighbours(body.facts.lldpFrames ?? {}, logger.child({ machine: machine.id }))] };
+          const stored = registry.machines.setFacts(machine.id, facts, summarize(body.facts), { actor: principal.actor });
           const to = afterFacts(stored.state, deps.autoAccept);
           return to === null ? stored : registry.machines.transition(stored.id, to, { actor: principal.actor, reason: 'facts received' });
         });
@@ -74,6 +77,31 @@ function assertSameMachine(machine: Machine, facts: Facts, bootMac: string | und
   };
   if (bootMac !== undefined && !own.has(parseMac(bootMac))) refuse(`boot MAC ${parseMac(bootMac)} is not one of its interfaces`);
   if (facts.nics.length > 0 && !facts.nics.some((n) => own.has(parseMac(n.mac)))) refuse('none of the reported NICs is one of its interfaces');
+}
+
+export type LldpNeighbour = { interface: string } & ReturnType<typeof summarizeLldpdu>;
+
+/**
+ * Decodes the raw LLDPDUs the agent captured into neighbours, one per (interface, chassis, port):
+ * the last frame received wins, and a last frame with TTL 0 (the neighbour shutting LLDP down)
+ * removes it. A frame that does not decode is logged and skipped; it never fails the POST.
+ */
+export function lldpNeighbours(frames: Record<string, string[]>, logger: Logger): LldpNeighbour[] {
+  const byKey = new Map<string, LldpNeighbour>();
+  for (const [iface, list] of Object.entries(frames).sort(([a], [b]) => a.localeCompare(b))) {
+    list.forEach((hex, index) => {
+      try {
+        const n: LldpNeighbour = { interface: iface, ...summarizeLldpdu(decodeLldpdu(lldpduFromHex(hex))) };
+        const key = JSON.stringify([iface, n.chassisIdSubtype, n.chassisId, n.portIdSubtype, n.portId]);
+        byKey.delete(key);
+        if (n.ttl > 0) byKey.set(key, n);
+      } catch (err) {
+        const details = err instanceof BootrackError ? { code: err.code, ...err.details } : {};
+        logger.warn({ interface: iface, frame: index, bytes: hex.length / 2, ...details, err: (err as Error).message }, 'bad LLDPDU from the agent skipped');
+      }
+    });
+  }
+  return [...byKey.values()];
 }
 
 /** The columns allocation constraints match on. */

@@ -125,8 +125,12 @@ export class IpmiDriver implements PowerDriver {
     // ipmitool reads the password from a file (-f); -E would put it in the environment.
     await withSecretFile(r.password, async (passPath) => {
       // -N/-R bound ipmitool's own retries (total ≈ N·R·(R+1) s, lab measurement); R=1 → ~2 s.
+      // -N follows retransmissionTimeoutMs (whole seconds, at least 1) as FreeIPMI's timeout does: a
+      // BMC slower than 1 s per answer (seen with ipmi_sim's chassis program under load) otherwise
+      // gets a retransmit mid-command and ipmitool gives up on a command the BMC carried out.
       const retries = this.#d.sessionTimeoutMs >= 6000 ? 2 : 1;
-      const args = ['-I', r.interface, '-H', r.host, '-p', String(r.port), '-U', r.username, '-f', passPath, '-L', ipmitoolPrivilege(r.privilege), '-N', '1', '-R', String(retries)];
+      const perTry = Math.max(1, Math.round(this.#d.retransmissionTimeoutMs / 1000));
+      const args = ['-I', r.interface, '-H', r.host, '-p', String(r.port), '-U', r.username, '-f', passPath, '-L', ipmitoolPrivilege(r.privilege), '-N', String(perTry), '-R', String(retries)];
       if (r.interface === 'lanplus') args.push('-C', String(r.cipherSuite));
       args.push('chassis', 'bootdev', device === 'pxe' ? 'pxe' : 'disk');
       if (persistent) args.push('options=persistent');

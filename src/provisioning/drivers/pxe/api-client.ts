@@ -14,6 +14,8 @@ export interface MachineView {
   sshHostKey: string | null;
   interfaces: Array<{ mac: string; boot: boolean }>;
   ipAddresses: string[];
+  /** What the machine boots while deploying/deployed (ephemeral: the in-memory OS; image: to disk). */
+  bootProfile?: { kind: string } | null;
 }
 
 /** An entry of GET /machines/:ref/events (the registry's event record). */

@@ -76,6 +76,25 @@ function describeEvent(e: MachineEvent): string | undefined {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** What to tell the user per power failure code (the code itself is kept). */
+const POWER_ADVICE: Partial<Record<string, string>> = {
+  BMC_AUTH_FAILED: "the machine's BMC refused the credentials; fix its power settings (PUT /api/v1/machines/<id>/power-settings) and run ready again",
+  BMC_UNREACHABLE: "the machine's BMC did not answer; check its address and that the appliance can reach it",
+  BMC_BUSY: "the machine's BMC is busy; retry shortly",
+  BMC_UNSUPPORTED: "the machine's BMC does not support the operation; check its power type and options",
+  BMC_ERROR: "the machine's BMC returned an error",
+  POWER_NOT_CONFIGURED: 'the machine has no power control configured on the appliance',
+};
+
+/** The appliance did not answer at all (refused, reset, timed out, or a proxy's 502/503/504 without our error body). */
+function isApplianceUnreachable(err: unknown): err is BootrackError {
+  if (isBootrackError(err, 'TIMEOUT')) return true;
+  if (!isBootrackError(err, 'DRIVER_API_ERROR')) return false;
+  const d = (err.details ?? {}) as { cause?: unknown; status?: unknown; apiCode?: unknown };
+  if (typeof d.cause === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)$/.test(d.cause)) return true;
+  return d.apiCode === undefined && (d.status === 502 || d.status === 503 || d.status === 504);
+}
+
 /**
  * The bare-metal driver: an HTTP client of the appliance API only. driverOptions: `token` (API
  * bearer token), `ca` (PEM or path, for https). Never imports the registry: it runs in remote programs.
@@ -173,31 +192,50 @@ export class PxeDriver extends Driver {
     }
     const privateKey = await this.getPrivateKey(ref.bootstrapKey);
     const sinceId = (await this.api.events(ref.machineId, { limit: 1 })).at(-1)?.id ?? 0;
+    // Pre-flight: ask the BMC first. A refused login or a dead BMC fails HERE, promptly and with the
+    // BMC's own code, before the machine changes state (not 30 minutes later as a generic timeout).
+    const power = await this.#powerCall(spec, ref, 'read the power state', () => this.api.powerState(ref.machineId)).catch((err: unknown) => {
+      if (isBootrackError(err, 'POWER_NOT_CONFIGURED')) return 'unknown' as const;
+      throw err;
+    });
     const deployed = view.state === 'deployed' && view.sshHostKey !== null && view.ipAddresses.length > 0;
     let upAlready = false;
     let requireFresh = false;
-    if (deployed) {
-      const power = await this.api.powerState(ref.machineId).catch((err: unknown) => {
-        if (isBootrackError(err, 'POWER_NOT_CONFIGURED')) return 'unknown' as const;
-        throw err;
-      });
-      if (power === 'off') {
-        // Stopped (stopMachine): boot it again; its host key may change, so only a NEW ssh_ready counts.
-        requireFresh = true;
-        await ah.performAction(`power on ${ref.machineId} (deployed but off) and PXE-boot it`, async () => {
+    if (deployed && power !== 'off') {
+      upAlready = true;
+      ah.reportProgress(`machine ${ref.machineId} is already deployed (power ${power}); not rebooting it`);
+    } else if (deployed && view.bootProfile?.kind === 'image') {
+      // Stopped (stopMachine) with its OS on disk: power it on; netboot sends a deployed box to its
+      // disk. Its host key may change, so only a NEW ssh_ready counts.
+      requireFresh = true;
+      await ah.performAction(`power on ${ref.machineId} (deployed but off) and PXE-boot it`, () =>
+        this.#powerCall(spec, ref, 'power it on into PXE', async () => {
           await this.api.setBootDevice(ref.machineId, 'pxe', false);
           await this.api.power(ref.machineId, 'on');
-        });
-      } else {
-        upAlready = true;
-        ah.reportProgress(`machine ${ref.machineId} is already deployed (power ${power}); not rebooting it`);
-      }
-    } else if (view.state === 'deploying') ah.reportProgress(`machine ${ref.machineId} is already deploying; waiting for it`);
-    else {
-      await ah.performAction(`deploy ${ref.machineId} with bootstrap key "${ref.bootstrapKey}", set boot device pxe, power cycle`, async () => {
+        }),
+      );
+    } else {
+      // allocated / failed_deployment: a first deploy or a retry.
+      // deployed but off, ephemeral profile: the OS lived in RAM and went with the power, and
+      // netboot sends a `deployed` box to its (empty) disk — so powering on alone would hang in
+      // firmware (seen in the lab). Deploy again (deployed → deploying) and PXE-boot it.
+      // deploying: an EARLIER ready started a deploy and did not see it through (its caller failed
+      // or was killed, the BMC refused the cycle, the appliance restarted mid-boot). Nothing tells us
+      // whether that boot is still alive: it may sit in firmware after a failed PXE, or never have
+      // started. Waiting on it could burn the whole deadline, so we deploy again (the API accepts
+      // deploying → deploying: it stores this call's profile and clears any host key) and
+      // power-cycle: one extra boot at most, and the result is always a box booted from THIS call's
+      // profile and key. After a redeploy only an ssh_ready reported from now on counts
+      // (requireFresh), so a late report from an abandoned boot cannot pass for this one.
+      requireFresh = view.state !== 'allocated';
+      const why = view.state === 'deploying' ? ' (an earlier deploy was left unfinished; starting it over)' : deployed ? ' (it was deployed in memory but is powered off: that OS is gone)' : '';
+      const how = power === 'off' ? 'power on' : 'power cycle';
+      await ah.performAction(`deploy ${ref.machineId} with bootstrap key "${ref.bootstrapKey}", set boot device pxe, ${how}${why}`, async () => {
         await this.api.deploy(ref.machineId, [publicKeyLine(privateKey)], options.profile);
-        await this.api.setBootDevice(ref.machineId, 'pxe', false);
-        await this.api.power(ref.machineId, 'cycle');
+        await this.#powerCall(spec, ref, `${how} it into PXE`, async () => {
+          await this.api.setBootDevice(ref.machineId, 'pxe', false);
+          await this.api.power(ref.machineId, power === 'off' ? 'on' : 'cycle');
+        });
       });
     }
     if (!ah.shouldPerformActions) return new PlannedMachine(spec, strategy);
@@ -211,7 +249,10 @@ export class PxeDriver extends Driver {
    * Polls the boot timeline (its verdict), the events since our deploy and the machine, until the
    * agent reported SSH ready (the machine is `deployed`, or an ssh_ready event arrived; only the
    * event when `requireFresh`) with a host key and the machine has an IP. Bounded by the deadline of
-   * the ready call and a poll count.
+   * the ready call and a poll count. The appliance going away meanwhile (a restart, an upgrade, a
+   * proxy hiccup) is not the machine failing: the box keeps booting and its agent retries its
+   * reports, so unreachable-appliance errors are reported as progress and polling goes on until the
+   * deadline, whose error then names the outage.
    */
   async #waitForSshReady(ah: ActionHandler, ref: PxeReference, w: { sinceId: number; requireFresh: boolean; deadline: number; timeoutMs: number; pollMs: number }): Promise<MachineView> {
     const { sinceId, deadline, timeoutMs, pollMs } = w;
@@ -221,22 +262,22 @@ export class PxeDriver extends Driver {
     let verdict = '';
     let last: MachineView | undefined;
     let lastReport = start;
-    const maxPolls = Math.ceil(timeoutMs / Math.max(10, pollMs)) + 2;
-    for (let poll = 0; poll < maxPolls && performance.now() < deadline; poll++) {
+    let outage: { since: number; error: Error } | undefined;
+    const drainEvents = async (): Promise<void> => {
+      for (const event of await this.api.events(ref.machineId, { since: seen })) {
+        if (event.id <= seen) continue;
+        seen = event.id;
+        if (isSshReadyEvent(event)) sawReady = true;
+        const line = describeEvent(event);
+        if (line) ah.reportProgress(line);
+      }
+    };
+    const pollOnce = async (): Promise<MachineView | undefined> => {
       const boot = (await this.api.timeline(ref.machineId)).boots.at(-1);
       if (boot && boot.verdict !== verdict) {
         verdict = boot.verdict;
         ah.reportProgress(`boot: ${verdict}`);
       }
-      const drainEvents = async (): Promise<void> => {
-        for (const event of await this.api.events(ref.machineId, { since: seen })) {
-          if (event.id <= seen) continue;
-          seen = event.id;
-          if (isSshReadyEvent(event)) sawReady = true;
-          const line = describeEvent(event);
-          if (line) ah.reportProgress(line);
-        }
-      };
       await drainEvents();
       last = await this.api.getMachine(ref.machineId);
       if ((sawReady || (!w.requireFresh && last.state === 'deployed')) && last.sshHostKey && last.ipAddresses.length > 0) {
@@ -246,17 +287,52 @@ export class PxeDriver extends Driver {
       if (last.state === 'failed_deployment' || last.state === 'broken') {
         throw new BootrackError('DRIVER_API_ERROR', `machine ${ref.machineId} went to ${last.state} while deploying${verdict ? ` (boot: ${verdict})` : ''}`, { machineId: ref.machineId, state: last.state });
       }
+      return undefined;
+    };
+    const maxPolls = Math.ceil(timeoutMs / Math.max(10, pollMs)) + 2;
+    for (let poll = 0; poll < maxPolls && performance.now() < deadline; poll++) {
+      let up: MachineView | undefined;
+      try {
+        up = await pollOnce();
+      } catch (err) {
+        if (!isApplianceUnreachable(err)) throw err;
+        if (!outage) ah.reportProgress(`the appliance is not answering (${err.message}); the machine keeps booting, still waiting`);
+        outage = { since: outage?.since ?? performance.now(), error: err };
+        await sleep(Math.max(0, Math.min(pollMs, deadline - performance.now())));
+        continue;
+      }
+      if (outage) {
+        ah.reportProgress(`the appliance answers again after ${Math.round((performance.now() - outage.since) / 1000)} s`);
+        outage = undefined;
+      }
+      if (up) return up;
       if (poll === 0 || performance.now() - lastReport >= PROGRESS_EVERY_MS) {
         lastReport = performance.now();
         ah.reportProgress(`waiting for the agent to report SSH ready ${Math.round((lastReport - start) / 1000)} s / ${Math.round(timeoutMs / 1000)} s`);
       }
       await sleep(Math.max(0, Math.min(pollMs, deadline - performance.now())));
     }
+    const down = outage ? `; the appliance has not answered for the last ${Math.round((performance.now() - outage.since) / 1000)} s: ${outage.error.message}` : '';
     throw new BootrackError(
       'TIMEOUT',
-      `machine ${ref.machineId} did not report SSH ready with a host key and an IP within ${Math.round(timeoutMs / 1000)} s (state ${last?.state ?? 'unknown'}, IPs ${last?.ipAddresses.join(',') || 'none'}${verdict ? `, boot: ${verdict}` : ''})`,
-      { machineId: ref.machineId, state: last?.state, verdict },
+      `machine ${ref.machineId} did not report SSH ready with a host key and an IP within ${Math.round(timeoutMs / 1000)} s (state ${last?.state ?? 'unknown'}, IPs ${last?.ipAddresses.join(',') || 'none'}${verdict ? `, boot: ${verdict}` : ''})${down}`,
+      { machineId: ref.machineId, state: last?.state, verdict, ...(outage ? { applianceUnreachable: true } : {}) },
     );
+  }
+
+  /**
+   * Runs a power call through the API; a BMC or power failure is rethrown with ITS code (the API's
+   * BMC_AUTH_FAILED, BMC_UNREACHABLE, …) and a message that says which machine, what we tried, what
+   * the BMC said and what to fix, instead of a bare "PUT …/boot-device → 502".
+   */
+  async #powerCall<T>(spec: MachineSpec, ref: PxeReference, what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isBootrackError(err) || !POWER_ADVICE[err.code]) throw err;
+      const bmc = err.message.replace(/^\S+ \S+ → \d+: /, '');
+      throw new BootrackError(err.code, `${spec.name}: could not ${what} (machine ${ref.machineId}): ${POWER_ADVICE[err.code]!.replace('<id>', ref.machineId)} — ${bmc}`, { ...err.details, machineId: ref.machineId, name: spec.name }, { cause: err });
+    }
   }
 
   #transport(view: MachineView, privateKey: string, options: PxeMachineOptions): SshTransport {
