@@ -6,7 +6,7 @@
  *
  * Knobs (env): BENCH_DIR (harness dir, default /work/shared/bench), REPS (1), CLIENTS ("atftp"),
  * STORM_REPS (1), STORM_BIG_N (0: the 64 MiB storms are left out), PHASES ("caps single storm netem"),
- * RESULTS (/tmp/bootrack-bench-tftp). On a quiet box use REPS=3 CLIENTS="curl atftp" (the default
+ * RESULTS (/tmp/bootrack-bench-tftp), TFTPD_ARGS (extra bench/tftpd.ts flags, e.g. "--busy-poll-us 0"). On a quiet box use REPS=3 CLIENTS="curl atftp" (the default
  * keeps one run within ~15 min on a loaded 2-core box).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -36,7 +36,7 @@ const env = {
   NETEM: process.env.NETEM ?? 'loss 1%',
   NETEM_BIG_MAXT: process.env.NETEM_BIG_MAXT ?? '10',
   RESULTS,
-  CUSTOM_TFTP_CMD: `cd ${REPO} && exec ${process.execPath} --import tsx bench/tftpd.ts --root "$BENCH_ROOT" --addr "$BENCH_SERVER_IP" --port 69 --log error`,
+  CUSTOM_TFTP_CMD: `cd ${REPO} && exec ${process.execPath} --import tsx bench/tftpd.ts --root "$BENCH_ROOT" --addr "$BENCH_SERVER_IP" --port 69 --log error ${process.env.TFTPD_ARGS ?? ''}`,
 };
 
 const child = spawn('bash', [join(BENCH_DIR, 'tftp-bench.sh'), 'tftpd-hpa', 'dnsmasq', 'custom'], { env, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -2,7 +2,7 @@
  * bootrack's TFTP server as a standalone process, for the benchmark harness (CUSTOM_TFTP_CMD) and the
  * integration tests that need it inside a network namespace:
  *   tsx bench/tftpd.ts --root DIR [--addr 0.0.0.0] [--port 69] [--window 16] [--blksize 1468]
- *                      [--timeout-ms 250] [--retries 6] [--log warn]
+ *                      [--timeout-ms 250] [--retries 6] [--busy-poll-us 200] [--cache-mb 64] [--log warn]
  * Prints `listening <addr>:<port>` on stdout once bound; stops on SIGTERM/SIGINT.
  */
 import { parseArgs } from 'node:util';
@@ -21,6 +21,8 @@ const { values } = parseArgs({
     blksize: { type: 'string', default: '1468' },
     'timeout-ms': { type: 'string', default: '250' },
     retries: { type: 'string', default: '6' },
+    'busy-poll-us': { type: 'string' },
+    'cache-mb': { type: 'string' },
     log: { type: 'string', default: 'warn' },
   },
 });
@@ -39,6 +41,8 @@ const config = configSchema.parse({
     retries: Number(values.retries),
     maxTransfers: 4096,
     maxTransfersPerClient: 1024,
+    ...(values['busy-poll-us'] !== undefined ? { busyPollUs: Number(values['busy-poll-us']) } : {}),
+    ...(values['cache-mb'] !== undefined ? { cacheTotalBytes: Number(values['cache-mb']) * 1024 * 1024 } : {}),
   },
   ipxe: { dir: values.root },
 });

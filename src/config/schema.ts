@@ -66,6 +66,10 @@ export const configSchema = z
         subnets: z.array(subnetSchema).default([]),
         /** Addresses refused by a client (DECLINE) stay out of the pool this long. */
         declineQuarantineSeconds: z.number().int().min(0).default(3600),
+        /** How often lapsed offers and bindings are marked expired in the registry (the lease sweep). */
+        leaseSweepSeconds: z.number().int().min(1).max(86_400).default(60),
+        /** At most this many leases per subnet are expired per sweep, so one tick never stalls the socket loop. */
+        leaseSweepLimit: z.number().int().min(1).max(100_000).default(1000),
       })
       .strict()
       .prefault({}),
@@ -82,6 +86,15 @@ export const configSchema = z
         maxTransfersPerClient: z.number().int().min(1).default(8),
         retries: z.number().int().min(1).max(20).default(6),
         initialTimeoutMs: z.number().int().min(10).max(10_000).default(250),
+        /**
+         * Busy-poll budget (µs) while a fast peer's ACK is due: the loop polls instead of sleeping, so
+         * lock-step turnaround has no wake-up in it. Peers whose RTT is above it never trigger it. 0 = off.
+         */
+        busyPollUs: z.number().int().min(0).max(10_000).default(200),
+        /** Files up to this size are read once and served from memory to every transfer (boot storms); 0 = off. */
+        cacheFileMaxBytes: z.number().int().min(0).default(8 * 1024 * 1024),
+        /** Memory budget of that cache. */
+        cacheTotalBytes: z.number().int().min(0).default(64 * 1024 * 1024),
         /**
          * Files a symlink in a served root may point at outside that root (exact paths). Debian's ipxe
          * package links /usr/lib/ipxe/ipxe.efi → /boot/ipxe.efi; every other escaping symlink is refused.

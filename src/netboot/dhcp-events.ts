@@ -23,14 +23,15 @@ export class EventLimiter {
     this.#refilledAt = clock.now().getTime();
   }
 
-  allow(mac: string, type: string): boolean {
-    const now = this.#clock.now().getTime();
-    const key = `${mac}/${type}`;
-    const last = this.#last.get(key);
-    if (last !== undefined && now - last < this.#perMacMs) return false;
+  /** `now` (ms) may be passed by a caller that already read the clock for this message. */
+  allow(mac: string, type: string, now: number = this.#clock.now().getTime()): boolean {
+    // The global bucket first: under a flood it is empty, and the per-MAC map is not even touched.
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#refilledAt) / 1000) * this.#ratePerSecond);
     this.#refilledAt = now;
     if (this.#tokens < 1) return false;
+    const key = `${mac}/${type}`;
+    const last = this.#last.get(key);
+    if (last !== undefined && now - last < this.#perMacMs) return false;
     this.#tokens -= 1;
     this.#last.set(key, now);
     if (this.#last.size > 50_000) this.#prune(now);

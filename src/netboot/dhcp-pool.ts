@@ -1,20 +1,19 @@
-import type { Clock } from '../common/logger.js';
 import type { SubnetConfig } from '../config/schema.js';
 import { broadcastOf, cidrContains, intToIp, ipToInt, maskToIp, parseCidr, type Cidr } from '../protocol/dhcp/ip.js';
-import type { Lease, Reservation } from '../registry/index.js';
+import type { LeaseRecord, Reservation } from '../registry/index.js';
+import { holds, type LeaseTable } from './dhcp-leases.js';
 
-/** The narrow slice of the registry's LeaseRepo a pool uses. */
-export interface LeaseStore {
-  get(ip: string): Lease | null;
-  unavailable(subnet: string): Set<string>;
-  reservedIps(): Set<string>;
+/** Static reservations, read from the registry on every use so a new one takes effect at once. */
+export interface ReservationLookup {
   reservationFor(mac: string): Reservation | null;
+  reservationOf(ip: string): Reservation | null;
 }
 
 /**
- * One subnet's dynamic range. The registry is the truth (every candidate is re-checked against its
- * lease row); the in-memory `taken` set only skips known-busy addresses fast, and is rebuilt from
- * the registry whenever a scan wraps around, so a restart loses nothing.
+ * One subnet's dynamic range. The lease table is the truth (every candidate is re-checked against
+ * it and against the reservations); the `busy` set of integers only skips known-busy addresses
+ * fast. It is rebuilt from the table at start and whenever a scan wraps around, so addresses whose
+ * leases lapsed come back.
  */
 export class AddressPool {
   readonly config: SubnetConfig;
@@ -22,28 +21,27 @@ export class AddressPool {
   readonly cidr: Cidr;
   readonly subnetMask: string;
   readonly broadcast: string;
-  readonly #leases: LeaseStore;
-  readonly #clock: Clock;
+  readonly #table: LeaseTable;
+  readonly #reservations: ReservationLookup;
   readonly #start: number;
   readonly #end: number;
   readonly #never: Set<number>;
-  #taken = new Set<number>();
-  #reserved = new Set<number>();
+  #busy = new Set<number>();
   #cursor: number;
 
-  constructor(config: SubnetConfig, leases: LeaseStore, clock: Clock, serverAddresses: readonly string[]) {
+  constructor(config: SubnetConfig, table: LeaseTable, reservations: ReservationLookup, serverAddresses: readonly string[], now: number) {
     this.config = config;
     this.key = config.cidr;
     this.cidr = parseCidr(config.cidr);
     this.subnetMask = maskToIp(this.cidr);
     this.broadcast = broadcastOf(this.cidr);
-    this.#leases = leases;
-    this.#clock = clock;
+    this.#table = table;
+    this.#reservations = reservations;
     this.#start = ipToInt(config.rangeStart);
     this.#end = ipToInt(config.rangeEnd);
     this.#never = new Set([...serverAddresses, ...(config.router ? [config.router] : []), this.broadcast].map(ipToInt));
     this.#cursor = this.#start;
-    this.reload();
+    this.rebuild(now);
   }
 
   contains(ip: string): boolean {
@@ -55,42 +53,54 @@ export class AddressPool {
     return n >= this.#start && n <= this.#end;
   }
 
-  reload(): void {
-    this.#taken = new Set([...this.#leases.unavailable(this.key)].map(ipToInt));
-    this.#reserved = new Set([...this.#leases.reservedIps()].map(ipToInt));
+  /** An address this subnet must never hand out (this server's own, the router, the broadcast). */
+  never(ip: string): void {
+    this.#never.add(ipToInt(ip));
   }
 
-  /** May `mac` have `ip` now? Its own lease, or a free one; never a server address or someone's reservation. */
-  availableTo(ip: string, mac: string, known?: Lease | null): boolean {
+  /** The busy set from the lease table: addresses held (offered, bound, quarantined) at `now`. */
+  rebuild(now: number): void {
+    const busy = new Set<number>();
+    for (const lease of this.#table.inSubnet(this.key)) if (holds(lease, now)) busy.add(ipToInt(lease.ip));
+    this.#busy = busy;
+  }
+
+  /**
+   * May `mac` have `ip` at `now`? Its own lease or a free address; never a server address, someone
+   * else's reservation, or an address in DECLINE quarantine (not even for the client that declined it).
+   */
+  availableTo(ip: string, mac: string, now: number, known?: LeaseRecord): boolean {
     if (!this.contains(ip) || this.#never.has(ipToInt(ip))) return false;
-    const lease = known === undefined ? this.#leases.get(ip) : known;
-    if (this.#reserved.has(ipToInt(ip)) && this.#leases.reservationFor(mac)?.ip !== ip) return false;
-    if (lease === null || lease.mac === mac) return true;
-    return lease.state === 'released' || lease.state === 'expired' || lease.expiresAt.getTime() <= this.#clock.now().getTime();
+    const holder = this.#reservations.reservationOf(ip);
+    if (holder !== null && holder.mac !== mac) return false;
+    const lease = known ?? this.#table.get(ip);
+    if (lease === undefined) return true;
+    if (lease.state === 'declined') return lease.expiresAt <= now;
+    return lease.mac === mac || !holds(lease, now);
   }
 
   /** The next free address of the range for `mac`, or null when the range is exhausted. */
-  allocate(mac: string): string | null {
+  allocate(mac: string, now: number): string | null {
     const size = this.#end - this.#start + 1;
     for (let pass = 0; pass < 2; pass++) {
       for (let i = 0; i < size; i++) {
         const n = this.#cursor;
         this.#cursor = n >= this.#end ? this.#start : n + 1;
-        if (this.#taken.has(n) || this.#reserved.has(n) || this.#never.has(n)) continue;
+        if (this.#busy.has(n) || this.#never.has(n)) continue;
         const ip = intToIp(n);
-        if (this.availableTo(ip, mac)) return ip;
-        this.#taken.add(n);
+        if (this.availableTo(ip, mac, now)) return ip;
+        this.#busy.add(n);
       }
-      this.reload(); // a full wrap: expiries may have freed addresses
+      this.rebuild(now); // a full wrap: expiries may have freed addresses
     }
     return null;
   }
 
   markTaken(ip: string): void {
-    this.#taken.add(ipToInt(ip));
+    this.#busy.add(ipToInt(ip));
   }
 
   markFree(ip: string): void {
-    this.#taken.delete(ipToInt(ip));
+    this.#busy.delete(ipToInt(ip));
   }
 }

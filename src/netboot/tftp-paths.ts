@@ -31,21 +31,16 @@ export type Resolved = { kind: 'file'; path: string; size: number } | { kind: 'm
  * the realpath of the target must be the real root or below it, or one of `allowedTargets` exactly.
  */
 export async function resolveUnderRoot(root: string, relative: string, allowedTargets: readonly string[] = []): Promise<Resolved> {
-  let realRoot: string;
-  let real: string;
-  try {
-    realRoot = await realpath(root);
-    real = await realpath(join(realRoot, relative));
-  } catch {
-    return { kind: 'missing' };
-  }
+  // The three lookups run side by side (one thread-pool round trip instead of three on the RRQ path).
+  // `relative` has no `..` (checkTftpName), so resolving root/relative gives the same real path as
+  // resolving it under the real root; the stat only answers "regular file?" and the size, and the
+  // path handed on is the checked realpath either way.
+  const joined = join(root, relative);
+  const [realRoot, real, st] = await Promise.all([realpath(root).catch(() => null), realpath(joined).catch(() => null), stat(joined).catch(() => null)]);
+  if (realRoot === null || real === null) return { kind: 'missing' };
   const inside = real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
   if (!inside && !allowedTargets.includes(real)) return { kind: 'refused', reason: 'symlink-escape' };
-  try {
-    const st = await stat(real);
-    if (!st.isFile()) return { kind: 'refused', reason: 'not-a-file' };
-    return { kind: 'file', path: real, size: st.size };
-  } catch {
-    return { kind: 'missing' };
-  }
+  if (st === null) return { kind: 'missing' };
+  if (!st.isFile()) return { kind: 'refused', reason: 'not-a-file' };
+  return { kind: 'file', path: real, size: st.size };
 }

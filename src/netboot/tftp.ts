@@ -37,7 +37,7 @@ export interface TftpTransferRecord {
 }
 
 /** The registry surface this policy uses (narrow, so tests may pass a real registry only). */
-export type TftpRegistryPort = Pick<Registry, 'leases' | 'machines' | 'events'>;
+export type TftpRegistryPort = Pick<Registry, 'leases' | 'machines' | 'events' | 'transaction'>;
 
 export interface TftpPolicyDeps {
   config: Pick<Config, 'tftp' | 'ipxe' | 'advertiseAddress' | 'http'>;
@@ -75,15 +75,35 @@ export function createTftpPolicy(deps: TftpPolicyDeps): TftpPolicy {
     }
   };
 
-  const timeline = (ip: string, type: string, data: Record<string, unknown>): void => {
-    if (!deps.registry) return;
+  const record = (registry: TftpRegistryPort, ip: string, type: string, data: Record<string, unknown>): void => {
     try {
       const mac = macOf(ip);
-      const machine = mac ? deps.registry.machines.findByMac(mac) : null;
-      deps.registry.events.append({ machineId: machine?.id ?? null, mac, kind: 'tftp', type, actor: 'tftp', data: { client: ip, ...data } });
+      const machine = mac ? registry.machines.findByMac(mac) : null;
+      registry.events.append({ machineId: machine?.id ?? null, mac, kind: 'tftp', type, actor: 'tftp', data: { client: ip, ...data } });
     } catch (err) {
       log.warn({ err, client: ip }, 'tftp: could not record the event');
     }
+  };
+  // Timeline writes never run on the packet path: they are queued and written after the current
+  // I/O phase (setImmediate), a burst of them (a boot storm ending) in one SQLite transaction.
+  const queued: Array<[ip: string, type: string, data: Record<string, unknown>]> = [];
+  const flush = (): void => {
+    const registry = deps.registry;
+    const batch = queued.splice(0);
+    if (!registry || batch.length === 0) return;
+    const writeAll = (): void => {
+      for (const [ip, type, data] of batch) record(registry, ip, type, data);
+    };
+    try {
+      if (batch.length > 1) registry.transaction(writeAll);
+      else writeAll();
+    } catch (err) {
+      log.warn({ err, events: batch.length }, 'tftp: could not record the events');
+    }
+  };
+  const timeline = (ip: string, type: string, data: Record<string, unknown>): void => {
+    if (!deps.registry) return;
+    if (queued.push([ip, type, data]) === 1) setImmediate(flush);
   };
 
   const refuse = (request: TftpPolicyRequest, reason: RefusalReason): TftpPolicyAnswer => {

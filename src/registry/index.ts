@@ -58,7 +58,7 @@ export { checkDatabase, openDatabase } from './db.js';
 export { MACHINE_STATES, TRANSITIONS, canTransition, isMachineState, DISCOVERY_STATES, OWNED_STATES } from './lifecycle.js';
 export type { MachineState } from './lifecycle.js';
 export type * from './types.js';
-export type { Lease, LeaseState, LeaseWrite, Reservation } from './leases.js';
+export type { Lease, LeaseRecord, LeaseState, LeaseWrite, Reservation } from './leases.js';
 export type { TokenRecord, TokenRole, TokenInput } from './tokens.js';
 export type { EventQuery } from './events.js';
 export type { AllocateRequest } from './allocation.js';

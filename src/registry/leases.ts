@@ -35,6 +35,22 @@ export interface LeaseWrite {
   expiresAt: Date;
 }
 
+/**
+ * A lease as the DHCP server keeps it in memory (times in ms since the epoch). The DHCP policy is
+ * the only writer of the leases table while it runs: it loads every row at start (`loadAll`) and
+ * writes its changes back in group commits (`store`), as Kea's memfile backend does with its CSV.
+ */
+export interface LeaseRecord {
+  ip: string;
+  mac: string | null;
+  clientId: string | null;
+  hostname: string | null;
+  subnet: string;
+  state: LeaseState;
+  expiresAt: number;
+  updatedAt: number;
+}
+
 export interface Reservation {
   mac: string;
   ip: string;
@@ -51,6 +67,13 @@ export class LeaseRepo {
   readonly #byMac;
   readonly #byMacSubnet;
   readonly #reservation;
+  readonly #reservationOfIp;
+  readonly #all;
+  readonly #expireDue;
+  readonly #allReservations;
+  readonly #dataVersion;
+  /** Bumped by every reserve/unreserve through this repo (PRAGMA data_version only sees other connections). */
+  #reservationEdits = 0;
 
   constructor(db: Db, clock: Clock) {
     this.#db = db;
@@ -59,6 +82,16 @@ export class LeaseRepo {
     this.#byMac = db.prepare('SELECT * FROM leases WHERE mac = ? ORDER BY updated_at DESC LIMIT 1');
     this.#byMacSubnet = db.prepare('SELECT * FROM leases WHERE mac = ? AND subnet = ? ORDER BY updated_at DESC LIMIT 1');
     this.#reservation = db.prepare('SELECT mac, ip, hostname FROM reservations WHERE mac = ?');
+    this.#reservationOfIp = db.prepare('SELECT mac, ip, hostname FROM reservations WHERE ip = ?');
+    this.#all = db.prepare('SELECT * FROM leases ORDER BY updated_at, ip');
+    this.#allReservations = db.prepare('SELECT mac, ip, hostname FROM reservations');
+    this.#dataVersion = db.prepare('PRAGMA data_version').pluck();
+    // Bounded: the (subnet, state, expires_at) index finds the lapsed rows, LIMIT caps one sweep's work.
+    this.#expireDue = db.prepare(
+      `UPDATE leases SET state = 'expired', updated_at = @now
+       WHERE ip IN (SELECT ip FROM leases WHERE subnet = @subnet AND state IN ('offered', 'bound') AND expires_at <= @now LIMIT @limit)
+       RETURNING ip`,
+    );
     this.#upsert = db.prepare(
       `INSERT INTO leases (ip, mac, client_id, hostname, subnet, state, expires_at, updated_at)
        VALUES (@ip, @mac, @clientId, @hostname, @subnet, @state, @expiresAt, @now)
@@ -86,6 +119,34 @@ export class LeaseRepo {
     });
   }
 
+  /** Every lease row, least recently updated first (a MAC's newest lease comes last). */
+  loadAll(): LeaseRecord[] {
+    return (this.#all.all() as LeaseRow[]).map(toRecord);
+  }
+
+  /**
+   * Writes these leases (their own updatedAt kept) in ONE write transaction: the DHCP server's group
+   * commit. Inside an enclosing registry.transaction it is part of that transaction.
+   */
+  store(records: Iterable<LeaseRecord>): void {
+    const write = () => {
+      for (const r of records) {
+        this.#upsert.run({ ip: r.ip, mac: r.mac, clientId: r.clientId, hostname: r.hostname, subnet: r.subnet, state: r.state, expiresAt: r.expiresAt, now: r.updatedAt });
+      }
+    };
+    // Not nested as a SAVEPOINT: inside one, every upsert opens a statement journal (a temp file).
+    if (this.#db.inTransaction) write();
+    else this.#db.transaction(write).immediate();
+  }
+
+  /**
+   * Marks at most `limit` lapsed offers and bindings of one subnet expired (the DHCP lease sweep);
+   * returns their addresses. Bounded so one sweep never holds the write lock for long.
+   */
+  expireDue(subnet: string, now: number, limit: number): string[] {
+    return (this.#expireDue.all({ subnet, now, limit: Math.max(1, Math.trunc(limit)) }) as Array<{ ip: string }>).map((r) => r.ip);
+  }
+
   get(ip: string): Lease | null {
     const row = this.#get.get(ip) as LeaseRow | undefined;
     return row ? toLease(row) : null;
@@ -97,15 +158,6 @@ export class LeaseRepo {
       subnet === undefined ? this.#byMac.get(mac) : this.#byMacSubnet.get(mac, subnet)
     ) as LeaseRow | undefined;
     return row ? toLease(row) : null;
-  }
-
-  /** Addresses in a subnet that may not be offered to a new client: unexpired offers, bindings and quarantines. */
-  unavailable(subnet: string): Set<string> {
-    const now = this.#clock.now().getTime();
-    const rows = this.#db
-      .prepare(`SELECT ip FROM leases WHERE subnet = ? AND state IN ('offered', 'bound', 'declined') AND expires_at > ?`)
-      .all(subnet, now) as Array<{ ip: string }>;
-    return new Set(rows.map((r) => r.ip));
   }
 
   /** TFTP carries no MAC: this maps a client address back to the MAC that holds it now. */
@@ -132,6 +184,26 @@ export class LeaseRepo {
     return row ?? null;
   }
 
+  /** The reservation holding an address, or null. */
+  reservationOf(ip: string): Reservation | null {
+    const row = this.#reservationOfIp.get(ip) as Reservation | undefined;
+    return row ?? null;
+  }
+
+  /** Every static reservation. */
+  allReservations(): Reservation[] {
+    return this.#allReservations.all() as Reservation[];
+  }
+
+  /**
+   * Changes whenever the reservations may have changed: an edit through this repo, or a commit by
+   * any other connection (PRAGMA data_version). A cascaded delete through this connection (a
+   * machine or interface removed) is not seen: a cache must also refresh on a timer.
+   */
+  reservationStamp(): string {
+    return `${this.#reservationEdits}:${String(this.#dataVersion.get())}`;
+  }
+
   /** Every reserved address; the pool never hands these to anyone else. */
   reservedIps(): Set<string> {
     return new Set((this.#db.prepare('SELECT ip FROM reservations').all() as Array<{ ip: string }>).map((r) => r.ip));
@@ -142,26 +214,12 @@ export class LeaseRepo {
     this.#db
       .prepare('INSERT INTO reservations (mac, ip, hostname) VALUES (@mac, @ip, @hostname) ON CONFLICT(mac) DO UPDATE SET ip = excluded.ip, hostname = excluded.hostname')
       .run({ mac: reservation.mac, ip: reservation.ip, hostname: reservation.hostname ?? null });
+    this.#reservationEdits++;
   }
 
   unreserve(mac: string): boolean {
+    this.#reservationEdits++;
     return this.#db.prepare('DELETE FROM reservations WHERE mac = ?').run(mac).changes > 0;
-  }
-
-  /**
-   * Group commit for the DHCP hot path: opens a write transaction unless one is open. The caller
-   * must `commitBatch()` before it acknowledges anything (a DHCP server commits before it sends the
-   * replies of a batch), so one commit covers every datagram of a batch.
-   * Returns whether this call opened it.
-   */
-  beginBatch(): boolean {
-    if (this.#db.inTransaction) return false;
-    this.#db.exec('BEGIN IMMEDIATE');
-    return true;
-  }
-
-  commitBatch(): void {
-    if (this.#db.inTransaction) this.#db.exec('COMMIT');
   }
 
   /** Marks lapsed offers and bindings expired; returns how many changed. */
@@ -169,6 +227,19 @@ export class LeaseRepo {
     const now = this.#clock.now().getTime();
     return this.#db.prepare(`UPDATE leases SET state = 'expired', updated_at = ? WHERE state IN ('offered', 'bound') AND expires_at <= ?`).run(now, now).changes;
   }
+}
+
+function toRecord(row: LeaseRow): LeaseRecord {
+  return {
+    ip: row.ip,
+    mac: row.mac,
+    clientId: row.client_id,
+    hostname: row.hostname,
+    subnet: row.subnet,
+    state: row.state,
+    expiresAt: row.expires_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 function toLease(row: LeaseRow): Lease {

@@ -161,6 +161,47 @@ describe('full mode with real clients', () => {
   });
 });
 
+describe('static reservations from the registry', () => {
+  it('udhcpc gets its reserved address (outside the dynamic range) and hostname; no one else gets a reserved address', () => {
+    const mac = nsRun('brkdh-f-cli', 'cat', ['/sys/class/net/eth0/address']).trim();
+    // A reservation belongs to a machine's interface (foreign key). Written by another connection
+    // while the daemon runs: it must be honoured from the next request on, without a restart.
+    registry.machines.create({ name: 'reserved-1', macs: [mac], state: 'ready' }, { actor: 'test', reason: 'reservation test' });
+    registry.leases.reserve({ mac, ip: '10.231.0.77', hostname: 'reserved-1' });
+    registry.machines.create({ name: 'reserved-2', macs: ['52:54:00:dd:60:02'], state: 'ready' }, { actor: 'test', reason: 'reservation test' });
+    registry.leases.reserve({ mac: '52:54:00:dd:60:02', ip: '10.231.0.149', hostname: null });
+
+    udhcpc('brkdh-f-cli');
+    const env = envFile('udhcpc-bound.env');
+    expect(env.ip).toBe('10.231.0.77');
+    expect(env.hostname).toBe('reserved-1');
+    expect(env.router).toBe('10.231.0.1');
+    expect(registry.leases.get('10.231.0.77')).toMatchObject({ mac, state: 'bound' });
+
+    // Other clients asking for reserved addresses (one outside, one inside the dynamic range) get others.
+    const other = '52:54:00:dd:60:01';
+    const { replies } = lab.client('brkdh-f-cli', {
+      iface: 'eth0', bindPort: 68,
+      steps: [
+        { hex: requestHex(other, { messageType: 'DISCOVER', requestedIp: '10.231.0.149' }), to: '255.255.255.255', port: 67, waitMs: 600 },
+        { hex: requestHex(other, { messageType: 'REQUEST', requestedIp: '10.231.0.149' }), to: '255.255.255.255', port: 67, waitMs: 600 },
+        { hex: requestHex(other, { messageType: 'REQUEST', requestedIp: '10.231.0.77' }), to: '255.255.255.255', port: 67, waitMs: 600 },
+      ],
+    });
+    const offer = replies.find((r) => r.step === 0)?.packet;
+    expect(offer?.options.messageType).toBe('OFFER');
+    expect(offer?.yiaddr).toMatch(/^10\.231\.0\.(1[0-4]\d|150)$/);
+    expect(offer?.yiaddr).not.toBe('10.231.0.149');
+    expect(replies.find((r) => r.step === 1)?.packet.options.messageType).toBe('NAK');
+    expect(replies.find((r) => r.step === 2)?.packet.options.messageType).toBe('NAK');
+    expect(registry.leases.get('10.231.0.149')).toBeNull();
+
+    // The reserved machine itself is offered its address even when it asks for another one.
+    const own = lab.client('brkdh-f-cli', { iface: 'eth0', bindPort: 68, steps: [{ hex: requestHex('52:54:00:dd:60:02', { messageType: 'DISCOVER', requestedIp: '10.231.0.120' }), to: '255.255.255.255', port: 67, waitMs: 600 }] });
+    expect(own.replies[0]?.packet.yiaddr).toBe('10.231.0.149');
+  });
+});
+
 describe('relays (giaddr) and several subnets', () => {
   it('a relayed DISCOVER is answered at giaddr:67 from the subnet of giaddr, with option 82 echoed; INFORM is answered too', () => {
     const relayInfo = [{ code: 1, data: Buffer.from('port-7') }, { code: 2, data: Buffer.from([0xde, 0xad]) }];
@@ -186,9 +227,12 @@ describe('relays (giaddr) and several subnets', () => {
     expect(remote.packet.options.leaseSeconds).toBe(900);
     expect(remote.packet.options.relayAgent).toEqual(relayInfo);
     const local = replies.find((r) => r.step === 1);
-    // giaddr 10.231.0.254 is not routable from here, so that reply never arrives; the lease proves the subnet choice.
+    // giaddr 10.231.0.254 is not routable from here, so that reply never arrives; the offer on the
+    // MAC's timeline proves the subnet choice (offers are kept in memory, not stored as leases).
     expect(local).toBeUndefined();
-    expect(registry.leases.findByMac('52:54:00:dd:20:02')?.subnet).toBe('10.231.0.0/24');
+    const offered = registry.events.list({ mac: '52:54:00:dd:20:02', kinds: ['dhcp'] }).find((e) => e.type === 'offer');
+    expect(offered?.data.ip).toMatch(/^10\.231\.0\.(1[0-4]\d|150)$/);
+    expect(registry.leases.findByMac('52:54:00:dd:20:02')).toBeNull();
     expect(informed.replies).toHaveLength(1);
     expect(informed.replies[0]!.port).toBe(67);
     const inform = informed.replies[0]!.packet;

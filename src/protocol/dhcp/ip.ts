@@ -4,22 +4,36 @@ import { BootrackError } from '../../common/errors.js';
 export const ZERO_IP = '0.0.0.0';
 export const BROADCAST_IP = '255.255.255.255';
 
-const DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+function notAnAddress(ip: string): BootrackError {
+  return new BootrackError('VALIDATION_FAILED', `not an IPv4 address: ${JSON.stringify(ip)}`, { value: ip });
+}
 
+/** Strict dotted quad (four decimal octets of 1-3 digits, each <= 255) to an unsigned 32-bit integer. */
 export function ipToInt(ip: string): number {
-  const m = DOTTED.exec(ip);
-  if (!m) throw new BootrackError('VALIDATION_FAILED', `not an IPv4 address: ${JSON.stringify(ip)}`, { value: ip });
+  if (typeof ip !== 'string') throw notAnAddress(ip);
   let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const octet = Number(m[i]);
-    if (octet > 255) throw new BootrackError('VALIDATION_FAILED', `not an IPv4 address: ${JSON.stringify(ip)}`, { value: ip });
-    n = n * 256 + octet;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3) throw notAnAddress(ip);
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      if (octet > 255) throw notAnAddress(ip);
+      n = n * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else throw notAnAddress(ip);
   }
-  return n;
+  if (dots !== 3 || digits === 0 || octet > 255) throw notAnAddress(ip);
+  return n * 256 + octet;
 }
 
 export function intToIp(n: number): string {
-  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
 export function ipFromBytes(buf: Uint8Array, offset = 0): string {

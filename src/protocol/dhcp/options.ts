@@ -60,50 +60,59 @@ export interface DhcpOptions {
   other: SubOption[];
 }
 
-type Codec<T> = { decode(data: Buffer): T | undefined; encode(value: T): Buffer };
+/**
+ * A typed option's codec. Encoding is two-step so a reply is written straight into its datagram:
+ * `size` is the value's byte length, `write` puts exactly that many bytes at `at` (no allocation).
+ */
+type Codec<T> = { decode(data: Buffer): T | undefined; size(value: T): number; write(value: T, buf: Buffer, at: number): void };
 
 const ip: Codec<string> = {
   decode: (d) => (d.length === 4 ? ipFromBytes(d) : undefined),
-  encode: (v) => {
-    const b = Buffer.alloc(4);
-    writeIp(b, v, 0);
-    return b;
-  },
+  size: () => 4,
+  write: (v, buf, at) => writeIp(buf, v, at),
 };
 const ipList: Codec<string[]> = {
   decode: (d) => (d.length > 0 && d.length % 4 === 0 ? Array.from({ length: d.length / 4 }, (_, i) => ipFromBytes(d, i * 4)) : undefined),
-  encode: (v) => Buffer.concat(v.map((a) => ip.encode(a))),
+  size: (v) => 4 * v.length,
+  write: (v, buf, at) => {
+    for (let i = 0; i < v.length; i++) writeIp(buf, v[i]!, at + 4 * i);
+  },
 };
 /** Strings are latin1 so every byte survives a round trip; trailing NULs (some clients send them) are dropped. */
 const text: Codec<string> = {
   decode: (d) => (d.length > 0 ? d.toString('latin1').replace(/\0+$/, '') : undefined),
-  encode: (v) => Buffer.from(v, 'latin1'),
+  size: (v) => Buffer.byteLength(v, 'latin1'),
+  write: (v, buf, at) => void buf.write(v, at, 'latin1'),
 };
 const u32: Codec<number> = {
   decode: (d) => (d.length === 4 ? d.readUInt32BE(0) : undefined),
-  encode: (v) => {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(v >>> 0, 0);
-    return b;
-  },
+  size: () => 4,
+  write: (v, buf, at) => void buf.writeUInt32BE(v >>> 0, at),
 };
 const u16: Codec<number> = {
   decode: (d) => (d.length === 2 ? d.readUInt16BE(0) : undefined),
-  encode: (v) => {
-    const b = Buffer.alloc(2);
-    b.writeUInt16BE(v & 0xffff, 0);
-    return b;
+  size: () => 2,
+  write: (v, buf, at) => void buf.writeUInt16BE(v & 0xffff, at),
+};
+const bytes: Codec<Buffer> = { decode: (d) => (d.length > 0 ? Buffer.from(d) : undefined), size: (v) => v.length, write: (v, buf, at) => void v.copy(buf, at) };
+const u8List: Codec<number[]> = {
+  decode: (d) => (d.length > 0 ? [...d] : undefined),
+  size: (v) => v.length,
+  write: (v, buf, at) => {
+    for (let i = 0; i < v.length; i++) buf[at + i] = v[i]! & 255;
   },
 };
-const bytes: Codec<Buffer> = { decode: (d) => (d.length > 0 ? Buffer.from(d) : undefined), encode: (v) => v };
-const u8List: Codec<number[]> = { decode: (d) => (d.length > 0 ? [...d] : undefined), encode: (v) => Buffer.from(v) };
 const u16List: Codec<number[]> = {
   decode: (d) => (d.length > 0 && d.length % 2 === 0 ? Array.from({ length: d.length / 2 }, (_, i) => d.readUInt16BE(i * 2)) : undefined),
-  encode: (v) => Buffer.concat(v.map((n) => u16.encode(n))),
+  size: (v) => 2 * v.length,
+  write: (v, buf, at) => {
+    for (let i = 0; i < v.length; i++) buf.writeUInt16BE(v[i]! & 0xffff, at + 2 * i);
+  },
 };
 const messageType: Codec<MessageType> = {
   decode: (d) => (d.length === 1 ? MESSAGE_TYPES[d[0] as keyof typeof MESSAGE_TYPES] : undefined),
-  encode: (v) => Buffer.from([MESSAGE_CODES[v]]),
+  size: () => 1,
+  write: (v, buf, at) => void (buf[at] = MESSAGE_CODES[v]),
 };
 
 export function decodeSubOptions(d: Buffer): SubOption[] | undefined {
@@ -128,7 +137,18 @@ export function encodeSubOptions(list: SubOption[]): Buffer {
   return Buffer.concat(list.map((s) => Buffer.concat([Buffer.from([s.code, s.data.length]), s.data])));
 }
 
-const subOptions: Codec<SubOption[]> = { decode: (d) => decodeSubOptions(d), encode: encodeSubOptions };
+const subOptions: Codec<SubOption[]> = {
+  decode: (d) => decodeSubOptions(d),
+  size: (v) => v.reduce((n, o) => n + 2 + o.data.length, 0),
+  write: (v, buf, at) => {
+    let i = at;
+    for (const o of v) {
+      buf[i] = o.code;
+      buf[i + 1] = o.data.length;
+      i += 2 + o.data.copy(buf, i + 2);
+    }
+  },
+};
 
 const userClass: Codec<UserClass> = {
   decode: (d) => {
@@ -145,15 +165,25 @@ const userClass: Codec<UserClass> = {
     if (i === d.length) return { form: 'rfc3004', classes };
     return { form: 'bare', classes: [d.toString('latin1')] };
   },
-  encode: (v) =>
-    v.form === 'bare'
-      ? Buffer.from(v.classes.join(''), 'latin1')
-      : Buffer.concat(v.classes.map((c) => Buffer.concat([Buffer.from([Buffer.byteLength(c, 'latin1')]), Buffer.from(c, 'latin1')]))),
+  size: (v) => v.classes.reduce((n, c) => n + Buffer.byteLength(c, 'latin1') + (v.form === 'bare' ? 0 : 1), 0),
+  write: (v, buf, at) => {
+    let i = at;
+    for (const c of v.classes) {
+      const len = Buffer.byteLength(c, 'latin1');
+      if (v.form === 'rfc3004') buf[i++] = len;
+      i += buf.write(c, i, len, 'latin1');
+    }
+  },
 };
 
 const ndi: Codec<ClientNdi> = {
   decode: (d) => (d.length === 3 ? { type: d[0]!, major: d[1]!, minor: d[2]! } : undefined),
-  encode: (v) => Buffer.from([v.type, v.major, v.minor]),
+  size: () => 3,
+  write: (v, buf, at) => {
+    buf[at] = v.type;
+    buf[at + 1] = v.major;
+    buf[at + 2] = v.minor;
+  },
 };
 
 const uuid: Codec<ClientUuid> = {
@@ -165,19 +195,27 @@ const uuid: Codec<ClientUuid> = {
     const le = (s: number, e: number) => hex(Buffer.from(u.subarray(s, e)).reverse());
     return { type: d[0]!, uuid: `${le(0, 4)}-${le(4, 6)}-${le(6, 8)}-${hex(u.subarray(8, 10))}-${hex(u.subarray(10, 16))}` };
   },
-  encode: (v) => {
-    const hex = v.uuid.replaceAll('-', '');
-    if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new BootrackError('DHCP_ENCODE_FAILED', `option 97: not a UUID: ${JSON.stringify(v.uuid)}`, { uuid: v.uuid });
-    const raw = Buffer.from(hex, 'hex');
-    const out = Buffer.alloc(17);
-    out[0] = v.type;
-    Buffer.from(raw.subarray(0, 4)).reverse().copy(out, 1);
-    Buffer.from(raw.subarray(4, 6)).reverse().copy(out, 5);
-    Buffer.from(raw.subarray(6, 8)).reverse().copy(out, 7);
-    raw.copy(out, 9, 8);
-    return out;
+  size: (v) => {
+    uuidHex(v);
+    return 17;
+  },
+  write: (v, buf, at) => {
+    const raw = Buffer.from(uuidHex(v), 'hex');
+    buf[at] = v.type;
+    for (let i = 0; i < 4; i++) buf[at + 1 + i] = raw[3 - i]!;
+    buf[at + 5] = raw[5]!;
+    buf[at + 6] = raw[4]!;
+    buf[at + 7] = raw[7]!;
+    buf[at + 8] = raw[6]!;
+    raw.copy(buf, at + 9, 8);
   },
 };
+
+function uuidHex(v: ClientUuid): string {
+  const hex = v.uuid.replaceAll('-', '');
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new BootrackError('DHCP_ENCODE_FAILED', `option 97: not a UUID: ${JSON.stringify(v.uuid)}`, { uuid: v.uuid });
+  return hex;
+}
 
 type Typed = Exclude<keyof DhcpOptions, 'other'>;
 type Entry = { [K in Typed]: { key: K; codec: Codec<NonNullable<DhcpOptions[K]>> } }[Typed];
@@ -218,71 +256,108 @@ const CODE_OF = new Map<Typed, number>([...OPTION_TABLE].map(([code, e]) => [e.k
 export function typeOptions(raw: ReadonlyMap<number, Buffer>): DhcpOptions {
   const out: DhcpOptions = { other: [] };
   const sink = out as unknown as Record<string, unknown>;
-  for (const [code, data] of [...raw].sort((a, b) => a[0] - b[0])) {
+  for (const [code, data] of raw) {
     if (code === OPT.OVERLOAD) continue;
     const entry = OPTION_TABLE.get(code);
     const value = entry?.codec.decode(data);
     if (entry && value !== undefined) sink[entry.key] = value;
     else out.other.push({ code, data: Buffer.from(data) });
   }
+  if (out.other.length > 1) out.other.sort((a, b) => a.code - b.code);
   return out;
 }
 
-/**
- * Option values in wire order: 53 first and 54 second (some PXE ROMs parse only the head of the
- * list), then ascending by code.
- */
-export function optionPairs(options: DhcpOptions): Array<[number, Buffer]> {
-  const pairs: Array<[number, Buffer]> = [];
+/** Typed options in wire order: 53 first and 54 second (some PXE ROMs parse only the head of the list), then by code. */
+const rank = (c: number) => (c === OPT.MESSAGE_TYPE ? -2 : c === OPT.SERVER_ID ? -1 : c);
+const WIRE_ORDER: ReadonlyArray<{ code: number; key: Typed; codec: Codec<unknown> }> = [...OPTION_TABLE]
+  .map(([code, e]) => ({ code, key: e.key, codec: e.codec as Codec<unknown> }))
+  .sort((a, b) => rank(a.code) - rank(b.code));
+
+/** Raw options checked and put in wire order (they arrive ascending from the decoder; sorted only if not). */
+function rawInOrder(options: DhcpOptions): SubOption[] {
   const source = options as unknown as Record<string, unknown>;
-  for (const [key, code] of CODE_OF) {
-    const value = source[key];
-    if (value === undefined) continue;
-    const entry = OPTION_TABLE.get(code)!;
-    pairs.push([code, (entry.codec as Codec<unknown>).encode(value)]);
-  }
-  for (const o of options.other) {
+  let sorted = true;
+  for (let i = 0; i < options.other.length; i++) {
+    const o = options.other[i]!;
     const typedKey = OPTION_TABLE.get(o.code)?.key;
     // A typed code may sit in `other` only when the decoder could not type it (malformed); never twice.
     if (o.code === OPT.PAD || o.code === OPT.END || o.code === OPT.OVERLOAD || (typedKey !== undefined && source[typedKey] !== undefined)) {
       throw new BootrackError('DHCP_ENCODE_FAILED', `option ${o.code} cannot be sent as a raw option here`, { code: o.code });
     }
-    pairs.push([o.code, o.data]);
+    if (i > 0 && rank(options.other[i - 1]!.code) > rank(o.code)) sorted = false;
   }
-  const rank = (c: number) => (c === OPT.MESSAGE_TYPE ? -2 : c === OPT.SERVER_ID ? -1 : c);
-  pairs.sort((a, b) => rank(a[0]) - rank(b[0]));
-  return pairs;
+  return sorted ? options.other : [...options.other].sort((a, b) => rank(a.code) - rank(b.code));
 }
 
-/** Bytes the pairs take on the wire, values over 255 bytes split into several instances (RFC 3396). */
-export function pairsLength(pairs: Array<[number, Buffer]>): number {
+/** Bytes a value of `len` takes on the wire, split into several instances over 255 bytes (RFC 3396). */
+function tlvLength(len: number): number {
+  return len + 2 * Math.max(1, Math.ceil(len / 255));
+}
+
+/** Bytes all options take on the wire (without END). */
+export function optionsLength(options: DhcpOptions): number {
+  const source = options as unknown as Record<string, unknown>;
   let n = 0;
-  for (const [, data] of pairs) n += data.length + 2 * Math.max(1, Math.ceil(data.length / 255));
+  for (const { key, codec } of WIRE_ORDER) {
+    const value = source[key];
+    if (value !== undefined) n += tlvLength(codec.size(value));
+  }
+  for (const o of rawInOrder(options)) n += tlvLength(o.data.length);
   return n;
 }
 
-/** Writes the pairs at `at` (splitting long values per RFC 3396); returns the offset after them. */
-export function writePairs(pairs: Array<[number, Buffer]>, buf: Buffer, at: number): number {
-  for (const [code, data] of pairs) {
-    let i = 0;
-    do {
-      const len = Math.min(255, data.length - i);
-      buf[at++] = code;
-      buf[at++] = len;
-      at += data.copy(buf, at, i, i + len);
-      i += len;
-    } while (i < data.length);
+function writeTlv(code: number, codec: Codec<unknown>, value: unknown, buf: Buffer, at: number): number {
+  const len = codec.size(value);
+  if (len <= 255) {
+    buf[at] = code;
+    buf[at + 1] = len;
+    codec.write(value, buf, at + 2);
+    return at + 2 + len;
+  }
+  const whole = Buffer.alloc(len);
+  codec.write(value, whole, 0);
+  let i = 0;
+  do {
+    const part = Math.min(255, len - i);
+    buf[at++] = code;
+    buf[at++] = part;
+    at += whole.copy(buf, at, i, i + part);
+    i += part;
+  } while (i < len);
+  return at;
+}
+
+const rawCodec = bytes as Codec<unknown>;
+
+/**
+ * Writes every option at `at` in wire order (53, 54, then ascending; typed and raw merged), values
+ * over 255 bytes split per RFC 3396. `buf` must hold optionsLength(options) bytes from `at`.
+ * Returns the offset after them.
+ */
+export function writeOptions(options: DhcpOptions, buf: Buffer, at: number): number {
+  const source = options as unknown as Record<string, unknown>;
+  const raw = rawInOrder(options);
+  let r = 0;
+  for (const { code, key, codec } of WIRE_ORDER) {
+    while (r < raw.length && rank(raw[r]!.code) < rank(code)) {
+      const o = raw[r++]!;
+      at = writeTlv(o.code, rawCodec, o.data, buf, at);
+    }
+    const value = source[key];
+    if (value !== undefined) at = writeTlv(code, codec, value, buf, at);
+  }
+  while (r < raw.length) {
+    const o = raw[r++]!;
+    at = writeTlv(o.code, rawCodec, o.data, buf, at);
   }
   return at;
 }
 
 /** One buffer per option instance, for the overload layout that places instances region by region. */
 export function optionInstances(options: DhcpOptions): Buffer[] {
+  const all = Buffer.alloc(optionsLength(options));
+  writeOptions(options, all, 0);
   const out: Buffer[] = [];
-  for (const pair of optionPairs(options)) {
-    const b = Buffer.alloc(pairsLength([pair]));
-    writePairs([pair], b, 0);
-    for (let at = 0; at < b.length; at += 2 + b[at + 1]!) out.push(b.subarray(at, at + 2 + b[at + 1]!));
-  }
+  for (let at = 0; at < all.length; at += 2 + all[at + 1]!) out.push(all.subarray(at, at + 2 + all[at + 1]!));
   return out;
 }

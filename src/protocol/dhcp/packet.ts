@@ -14,7 +14,7 @@ import {
   SNAME_OFFSET,
 } from './constants.js';
 import { ipFromBytes, writeIp } from './ip.js';
-import { optionInstances, optionPairs, pairsLength, typeOptions, writePairs, type DhcpOptions } from './options.js';
+import { optionInstances, optionsLength, typeOptions, writeOptions, type DhcpOptions } from './options.js';
 
 /** One DHCP message (RFC 2131 §2), bytes ⇄ typed value. Addresses are dotted quads. */
 export interface DhcpPacket {
@@ -44,7 +44,7 @@ function malformed(reason: string, details: Record<string, unknown> = {}): Bootr
  * Reads one option region. PAD is a single byte; END stops the region. Repeated codes are
  * concatenated in order (RFC 3396). Throws DHCP_MALFORMED on a TLV that runs past the region.
  */
-function readRegion(buf: Buffer, start: number, end: number, into: Map<number, Buffer[]>, region: string): void {
+function readRegion(buf: Buffer, start: number, end: number, into: Map<number, Buffer>, region: string): void {
   let i = start;
   while (i < end) {
     const code = buf[i]!;
@@ -56,9 +56,10 @@ function readRegion(buf: Buffer, start: number, end: number, into: Map<number, B
     if (i + 1 >= end) throw malformed('option length byte missing', { region, code, offset: i });
     const len = buf[i + 1]!;
     if (i + 2 + len > end) throw malformed('option runs past the end', { region, code, offset: i, length: len });
-    const list = into.get(code) ?? [];
-    list.push(buf.subarray(i + 2, i + 2 + len));
-    into.set(code, list);
+    const data = buf.subarray(i + 2, i + 2 + len);
+    const before = into.get(code);
+    // RFC 3396: a code that appears again continues the same value (rare: only long options).
+    into.set(code, before === undefined ? data : Buffer.concat([before, data]));
     i += 2 + len;
   }
 }
@@ -78,10 +79,10 @@ export function decodePacket(buf: Buffer): DhcpPacket {
   if (hlen > 16) throw malformed('hlen exceeds the 16-byte chaddr field', { hlen });
   const cookie = buf.readUInt32BE(HEADER_LENGTH);
   if (cookie !== MAGIC_COOKIE) throw malformed('bad magic cookie', { cookie: cookie.toString(16) });
-  const parts = new Map<number, Buffer[]>();
+  const parts = new Map<number, Buffer>();
   readRegion(buf, OPTIONS_OFFSET, buf.length, parts, 'options');
   // RFC 2132 §9.3: option overload moves more options into file (1), sname (2) or both (3), read in that order.
-  const overload = parts.get(OPT.OVERLOAD)?.[0];
+  const overload = parts.get(OPT.OVERLOAD);
   let overloadValue = 0;
   if (overload !== undefined) {
     if (overload.length !== 1 || overload[0]! < 1 || overload[0]! > 3) throw malformed('bad option overload value', { value: [...overload] });
@@ -89,8 +90,6 @@ export function decodePacket(buf: Buffer): DhcpPacket {
     if (overloadValue & 1) readRegion(buf, FILE_OFFSET, FILE_OFFSET + FILE_LENGTH, parts, 'file');
     if (overloadValue & 2) readRegion(buf, SNAME_OFFSET, SNAME_OFFSET + SNAME_LENGTH, parts, 'sname');
   }
-  const joined = new Map<number, Buffer>();
-  for (const [code, list] of parts) joined.set(code, Buffer.concat(list));
   return {
     op,
     htype: buf[1]!,
@@ -106,7 +105,7 @@ export function decodePacket(buf: Buffer): DhcpPacket {
     chaddr: Buffer.from(buf.subarray(28, 44)),
     sname: overloadValue & 2 ? '' : cString(buf, SNAME_OFFSET, SNAME_LENGTH),
     file: overloadValue & 1 ? '' : cString(buf, FILE_OFFSET, FILE_LENGTH),
-    options: typeOptions(joined),
+    options: typeOptions(parts),
   };
 }
 
@@ -116,8 +115,8 @@ export interface EncodeOptions {
 }
 
 interface Layout {
-  /** Set when everything fits in the options field: written straight from the pairs. */
-  pairs?: Array<[number, Buffer]>;
+  /** Everything fits in the options field: written straight into the datagram. */
+  direct: boolean;
   main: Buffer[];
   file: Buffer[];
   sname: Buffer[];
@@ -134,11 +133,10 @@ function fits(list: Buffer[], chunk: Buffer, capacity: number): boolean {
  * option 52 (RFC 2132 §9.3). Throws DHCP_ENCODE_FAILED when even that is not enough.
  */
 function layout(packet: DhcpPacket, options: EncodeOptions): Layout {
-  const pairs = optionPairs(packet.options);
   const maxPayload = Math.max(options.maxPayload ?? DEFAULT_MAX_PAYLOAD, MIN_PACKET_LENGTH);
-  const total = pairsLength(pairs);
+  const total = optionsLength(packet.options);
   const plain = OPTIONS_OFFSET + total + 1;
-  if (plain <= maxPayload) return { pairs, main: [], file: [], sname: [], length: Math.max(plain, MIN_PACKET_LENGTH) };
+  if (plain <= maxPayload) return { direct: true, main: [], file: [], sname: [], length: Math.max(plain, MIN_PACKET_LENGTH) };
   const instances = optionInstances(packet.options);
   const tooLarge = () =>
     new BootrackError('DHCP_ENCODE_FAILED', `options need ${total} bytes; at most ${maxPayload} bytes may be sent`, { optionBytes: total, maxPayload });
@@ -154,7 +152,7 @@ function layout(packet: DhcpPacket, options: EncodeOptions): Layout {
     regions[order[r]![0]].push(chunk);
   }
   const used = regions.main.reduce((n, b) => n + b.length, 0);
-  return { ...regions, length: Math.max(OPTIONS_OFFSET + 3 + used + 1, MIN_PACKET_LENGTH) };
+  return { direct: false, ...regions, length: Math.max(OPTIONS_OFFSET + 3 + used + 1, MIN_PACKET_LENGTH) };
 }
 
 /** Bytes `encodePacket` will write for this packet: the length invariant the tests check. */
@@ -163,15 +161,16 @@ export function encodingLength(packet: DhcpPacket, options: EncodeOptions = {}):
 }
 
 function writeField(buf: Buffer, offset: number, length: number, value: string, name: string): void {
-  const bytes = Buffer.from(value, 'latin1');
+  if (value === '') return;
+  const size = Buffer.byteLength(value, 'latin1');
   // One byte stays NUL so the field reads back as the same string.
-  if (bytes.length >= length) throw new BootrackError('DHCP_ENCODE_FAILED', `${name} is ${bytes.length} bytes; at most ${length - 1} fit`, { field: name });
-  bytes.copy(buf, offset);
+  if (size >= length) throw new BootrackError('DHCP_ENCODE_FAILED', `${name} is ${size} bytes; at most ${length - 1} fit`, { field: name });
+  buf.write(value, offset, size, 'latin1');
 }
 
 export function encodePacket(packet: DhcpPacket, options: EncodeOptions = {}): Buffer {
   const plan = layout(packet, options);
-  const buf = Buffer.alloc(plan.length);
+  const buf = Buffer.allocUnsafe(plan.length).fill(0);
   if (packet.hlen > 16 || packet.chaddr.length > 16) throw new BootrackError('DHCP_ENCODE_FAILED', 'chaddr is at most 16 bytes', { hlen: packet.hlen });
   buf[0] = packet.op;
   buf[1] = packet.htype;
@@ -193,7 +192,7 @@ export function encodePacket(packet: DhcpPacket, options: EncodeOptions = {}): B
     buf[at++] = 1;
     buf[at++] = overload;
   }
-  if (plan.pairs) at = writePairs(plan.pairs, buf, at);
+  if (plan.direct) at = writeOptions(packet.options, buf, at);
   for (const chunk of plan.main) at += chunk.copy(buf, at);
   buf[at] = OPT.END;
   const fill = (chunks: Buffer[], offset: number) => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decodePacket, encodedLength, encodePacket, encodeData, OPCODE, peekAck, type TftpPacket } from './packet.js';
+import { DATA_HEADER_BYTES, decodePacket, encodedLength, encodePacket, encodeData, OPCODE, peekAck, writeDataHeader, type TftpPacket } from './packet.js';
 
 function roundTrip(p: TftpPacket): void {
   const bytes = encodePacket(p);
@@ -102,5 +102,13 @@ describe('tftp codec', () => {
     const d = encodeData(65536 + 3, Buffer.from('x'));
     expect(d.readUInt16BE(0)).toBe(OPCODE.DATA);
     expect(d.readUInt16BE(2)).toBe(3);
+  });
+
+  it('writeDataHeader lays out the same header as encodeData, in place', () => {
+    const slab = Buffer.alloc(DATA_HEADER_BYTES * 2 + 2, 0xee);
+    writeDataHeader(slab, DATA_HEADER_BYTES + 1, 65536 + 258);
+    const view = slab.subarray(DATA_HEADER_BYTES + 1, DATA_HEADER_BYTES * 2 + 2);
+    expect(view.equals(encodeData(258, Buffer.from([0xee])))).toBe(true);
+    expect(decodePacket(view)).toEqual({ ok: true, packet: { op: 'DATA', block: 258, data: Buffer.from([0xee]) } });
   });
 });

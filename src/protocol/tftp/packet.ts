@@ -196,11 +196,25 @@ export function encodePacket(packet: TftpPacket): Buffer {
 
 /** DATA header + payload in one buffer; `block` is reduced modulo 65536 (RFC 1350 has no rule, everyone wraps to 0). */
 export function encodeData(block: number, data: Buffer): Buffer {
-  const buf = Buffer.allocUnsafe(4 + data.length);
-  buf.writeUInt16BE(OPCODE.DATA, 0);
-  buf.writeUInt16BE(block & 0xffff, 2);
-  data.copy(buf, 4);
+  const buf = Buffer.allocUnsafe(DATA_HEADER_BYTES + data.length);
+  writeDataHeader(buf, 0, block);
+  data.copy(buf, DATA_HEADER_BYTES);
   return buf;
+}
+
+/** Bytes before the payload of a DATA packet (opcode + block number). */
+export const DATA_HEADER_BYTES = 4;
+
+/**
+ * Writes a DATA header at `at` (block modulo 65536, as `encodeData`), so a sender can lay packets out
+ * in place — header slot, then the payload read straight from disk behind it — and send views of
+ * that memory with no per-packet allocation or copy.
+ */
+export function writeDataHeader(target: Buffer, at: number, block: number): void {
+  target[at] = 0;
+  target[at + 1] = OPCODE.DATA;
+  target[at + 2] = (block >>> 8) & 0xff;
+  target[at + 3] = block & 0xff;
 }
 
 export function encodeError(code: number, message: string): Buffer {

@@ -14,6 +14,7 @@ export function dhcpService(config: Readonly<Config['dhcp']>, handler: DhcpHandl
     port: config.port,
     pxePort: config.mode === 'proxy' ? config.proxyPort : null,
     handler,
+    sweepIntervalMs: config.leaseSweepSeconds * 1000,
     logger: logger.child({ part: 'dhcp' }),
     metrics,
   });

@@ -1,4 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { isIPv4 } from 'node:net';
 import { Counter, type Registry as PromRegistry } from 'prom-client';
 import { BootrackError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
@@ -25,11 +26,13 @@ export interface DhcpRequest {
 export interface DhcpHandler {
   handle(request: DhcpRequest): DhcpPacket | null;
   /**
-   * Called once per batch (the datagrams that arrived within a few milliseconds), before their replies are
-   * sent: the handler makes its state durable here. If it throws, the batch's replies are dropped,
-   * so no client is told about a lease that was not stored.
+   * Called once per batch (the datagrams read in one turn of the event loop), before their replies
+   * are sent: the handler makes its state durable here. If it throws, the batch's replies are
+   * dropped, so no client is told about a lease that was not stored.
    */
   flush?(): void;
+  /** Periodic housekeeping (the lease sweep), every `sweepIntervalMs`, between batches. */
+  sweep?(): void;
 }
 
 interface Pending {
@@ -46,6 +49,8 @@ export interface DhcpServerOptions {
   /** The PXE boot-server port; null when not serving it (full mode). */
   pxePort: number | null;
   handler: DhcpHandler;
+  /** How often `handler.sweep` runs; default 60 s. */
+  sweepIntervalMs?: number;
   logger: Logger;
   metrics?: PromRegistry;
 }
@@ -56,6 +61,34 @@ interface Counters {
   dropped: Counter<'reason'>;
 }
 
+/** A labelled counter's children, cached: prom-client hashes the label object on every inc otherwise. */
+class LabelCache {
+  readonly #counter: Counter<string>;
+  readonly #children = new Map<string, Counter.Internal>();
+
+  constructor(counter: Counter<string>) {
+    this.#counter = counter;
+  }
+
+  inc(label: string, by = 1): void {
+    let child = this.#children.get(label);
+    if (child === undefined) {
+      child = this.#counter.labels(label);
+      this.#children.set(label, child);
+    }
+    child.inc(by);
+  }
+}
+
+/**
+ * Replies only ever go to address literals (giaddr, ciaddr, the source, broadcast). Answering the
+ * lookup synchronously saves dgram's dns.lookup round through process.nextTick on every send.
+ */
+function literalLookup(address: string, _options: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  if (isIPv4(address)) callback(null, address, 4);
+  else callback(Object.assign(new Error(`not an IPv4 address: ${address}`), { code: 'EINVAL' }), '', 4);
+}
+
 function counter<L extends string>(metrics: PromRegistry | undefined, name: string, help: string, labelNames: L[]): Counter<L> {
   const existing = metrics?.getSingleMetric(name);
   if (existing) return existing as Counter<L>;
@@ -63,7 +96,7 @@ function counter<L extends string>(metrics: PromRegistry | undefined, name: stri
 }
 
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
-const BATCH_MS = 2;
+const DEFAULT_SWEEP_MS = 60_000;
 
 type State = { phase: 'idle' } | { phase: 'running'; sockets: Socket[] } | { phase: 'stopped' };
 
@@ -71,21 +104,27 @@ type State = { phase: 'idle' } | { phase: 'running'; sockets: Socket[] } | { pha
 export class DhcpServer implements Service {
   readonly name = 'dhcp';
   readonly #options: DhcpServerOptions;
-  readonly #counters: Counters;
+  readonly #received: LabelCache;
+  readonly #sent: LabelCache;
+  readonly #dropped: LabelCache;
   #state: State = { phase: 'idle' };
   #pending: Pending[] = [];
-  #flushTimer: NodeJS.Timeout | undefined;
+  #flushScheduled: NodeJS.Immediate | undefined;
+  readonly #flushNow = () => this.#flush();
 
   constructor(options: DhcpServerOptions) {
     if (options.interfaces.length === 0) {
       throw new BootrackError('DHCP_CONFIG_INVALID', 'DHCP needs at least one interface; it is never served on all of them', {});
     }
     this.#options = options;
-    this.#counters = {
+    const counters: Counters = {
       received: counter(options.metrics, 'bootrack_dhcp_received_total', 'DHCP messages received, by message type', ['type']),
       sent: counter(options.metrics, 'bootrack_dhcp_sent_total', 'DHCP replies sent, by message type', ['type']),
       dropped: counter(options.metrics, 'bootrack_dhcp_dropped_total', 'DHCP datagrams dropped, by reason', ['reason']),
     };
+    this.#received = new LabelCache(counters.received);
+    this.#sent = new LabelCache(counters.sent);
+    this.#dropped = new LabelCache(counters.dropped);
   }
 
   async start(signal: AbortSignal): Promise<Running> {
@@ -103,8 +142,10 @@ export class DhcpServer implements Service {
       throw err;
     }
     this.#state = { phase: 'running', sockets };
+    const sweeper = setInterval(() => this.#sweep(), this.#options.sweepIntervalMs ?? DEFAULT_SWEEP_MS);
     const done = new Promise<void>((resolve) => {
       const stop = () => {
+        clearInterval(sweeper);
         this.#flush();
         this.#state = { phase: 'stopped' };
         void closeAll().then(() => resolve());
@@ -119,7 +160,7 @@ export class DhcpServer implements Service {
   }
 
   async #open(iface: InterfaceAddress, port: number, pxePort: boolean): Promise<Socket> {
-    const socket = createSocket({ type: 'udp4', reuseAddr: true });
+    const socket = createSocket({ type: 'udp4', reuseAddr: true, lookup: literalLookup });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => {
         socket.close();
@@ -154,28 +195,30 @@ export class DhcpServer implements Service {
     try {
       packet = decodePacket(msg);
     } catch (err) {
-      this.#counters.dropped.inc({ reason: 'malformed' });
+      this.#dropped.inc('malformed');
       log.debug({ from: source.address, bytes: msg.length, reason: (err as BootrackError).details?.reason }, 'malformed DHCP datagram dropped');
       return;
     }
     const type = packet.options.messageType ?? 'unknown';
-    this.#counters.received.inc({ type });
+    this.#received.inc(type);
     if (packet.op !== BOOTREQUEST) {
-      this.#counters.dropped.inc({ reason: 'not_request' });
+      this.#dropped.inc('not_request');
       return;
     }
     let reply: DhcpPacket | null;
     let bytes: Buffer;
     // Whatever the handler does (reply, silence, throw), its writes are committed with this batch.
-    // A batch is what arrives within BATCH_MS: one commit for all of it, at most BATCH_MS of added latency.
-    this.#flushTimer ??= setTimeout(() => this.#flush(), BATCH_MS);
+    // A batch is what libuv reads in one poll phase (up to 32 datagrams per socket): the flush runs
+    // right after it (setImmediate), so an idle server commits and answers at once, and a busy one
+    // commits once for everything that arrived meanwhile.
+    this.#flushScheduled ??= setImmediate(this.#flushNow);
     try {
       reply = this.#options.handler.handle({ packet, iface, pxePort, source });
       if (reply === null) return;
       const maxPayload = Math.max((packet.options.maxMessageSize ?? 0) - 28, DEFAULT_MAX_PAYLOAD);
       bytes = encodePacket(reply, { maxPayload });
     } catch (err) {
-      this.#counters.dropped.inc({ reason: 'handler_error' });
+      this.#dropped.inc('handler_error');
       log.error({ err, mac: chaddrHex(packet), type }, 'DHCP request failed; no reply sent');
       return;
     }
@@ -185,14 +228,14 @@ export class DhcpServer implements Service {
 
   /** Commits the batch through the handler, then sends its replies; a failed commit sends nothing. */
   #flush(): void {
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
+    clearImmediate(this.#flushScheduled);
+    this.#flushScheduled = undefined;
     const batch = this.#pending;
     this.#pending = [];
     try {
       this.#options.handler.flush?.();
     } catch (err) {
-      this.#counters.dropped.inc({ reason: 'commit_failed' }, Math.max(batch.length, 1));
+      this.#dropped.inc('commit_failed', Math.max(batch.length, 1));
       this.#options.logger.error({ err, replies: batch.length }, 'DHCP state could not be stored; replies of this batch dropped');
       return;
     }
@@ -200,10 +243,21 @@ export class DhcpServer implements Service {
     for (const { socket, bytes, to, type, log } of batch) {
       socket.send(bytes, to.port, to.address, (err) => {
         if (err) {
-          this.#counters.dropped.inc({ reason: 'send_failed' });
+          this.#dropped.inc('send_failed');
           log.warn({ err, to }, 'DHCP reply could not be sent');
-        } else this.#counters.sent.inc({ type });
+        } else this.#sent.inc(type);
       });
+    }
+  }
+
+  /** The periodic sweep, after the pending batch is stored and answered; a failure is logged, never thrown. */
+  #sweep(): void {
+    if (this.#state.phase !== 'running' || !this.#options.handler.sweep) return;
+    this.#flush();
+    try {
+      this.#options.handler.sweep();
+    } catch (err) {
+      this.#options.logger.error({ err }, 'DHCP lease sweep failed; retried at the next interval');
     }
   }
 }

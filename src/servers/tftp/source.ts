@@ -1,86 +1,137 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { encodeData } from '../../protocol/tftp/index.js';
+import { PacketRun, readRun } from './packets.js';
 
 /**
- * Where a transfer's bytes come from. Blocks are numbered from 1 (absolute, never wrapped).
- * `block` answers synchronously when it can (cache hit), so lock-step turnaround stays in one tick.
- * A block shorter than blksize is the last one.
+ * Where a transfer's DATA packets come from. Blocks are numbered from 1 (absolute, never wrapped);
+ * `packet` returns the whole DATA packet (header included), synchronously when it can (a cache hit),
+ * so the lock-step turnaround stays in one tick. A payload shorter than blksize is the last one.
  */
 export interface BlockSource {
   /** Total bytes, or null when unknown until the end (a stream without a size). */
   readonly size: number | null;
-  block(n: number, blksize: number): Buffer | Promise<Buffer>;
+  /** Called once blksize is negotiated, before the first DATA: start reading ahead (overlaps the OACK round trip). */
+  prepare(blksize: number): void;
+  packet(n: number, blksize: number): Buffer | Promise<Buffer>;
   /** Blocks before n are acknowledged and never asked for again. */
   release(n: number, blksize: number): void;
   close(): Promise<void>;
 }
 
+/** Generated content: laid out as packets once, on the first use of a blksize. */
 export class BufferSource implements BlockSource {
   readonly size: number;
   readonly #data: Buffer;
+  #run: PacketRun | null = null;
+  #blksize = 0;
+
   constructor(data: Buffer) {
     this.#data = data;
     this.size = data.length;
   }
-  block(n: number, blksize: number): Buffer {
-    const start = (n - 1) * blksize;
-    return this.#data.subarray(Math.min(start, this.size), Math.min(start + blksize, this.size));
+
+  prepare(blksize: number): void {
+    if (this.#blksize !== blksize) {
+      this.#run = PacketRun.fromBuffer(this.#data, blksize);
+      this.#blksize = blksize;
+    }
   }
+
+  packet(n: number, blksize: number): Buffer {
+    this.prepare(blksize);
+    return this.#run!.packet(Math.min(n, this.#run!.first + this.#run!.count - 1));
+  }
+
   release(): void {}
   async close(): Promise<void> {}
 }
 
-/** Reads a file by position in chunks of many blocks (one syscall per chunk, not per block). */
+/** Bytes read per disk request; runs are read ahead so the next one is ready before it is needed. */
+const RUN_BYTES = 256 * 1024;
+
+/**
+ * A file read by position in runs of packets (one preadv per ~256 KiB), one run ahead of the client:
+ * halfway through a run the next one is requested, so a lock-step transfer never waits on the disk.
+ * Runs wholly acknowledged are dropped; unacknowledged ones stay for retransmits.
+ */
 export class FileSource implements BlockSource {
   readonly size: number;
   readonly #fh: FileHandle;
-  readonly #chunkBytes: number;
-  #chunk: Buffer = Buffer.alloc(0);
-  #chunkStart = 0;
+  /** Run index (block (n−1) / runBlocks) → the run, or its read in flight. */
+  readonly #runs = new Map<number, PacketRun | Promise<PacketRun>>();
+  #blksize = 0;
+  #runBlocks = 1;
+  #closed = false;
 
-  private constructor(fh: FileHandle, size: number, chunkBytes: number) {
+  private constructor(fh: FileHandle, size: number) {
     this.#fh = fh;
     this.size = size;
-    this.#chunkBytes = chunkBytes;
   }
 
   /** Opens a regular file; rejects (ENOENT, EISDIR, ...) so the caller can answer ERROR 1. */
-  static async open(path: string, chunkBytes = 256 * 1024): Promise<FileSource> {
+  static async open(path: string): Promise<FileSource> {
     const fh = await open(path, 'r');
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'ENOTFILE' });
-      return new FileSource(fh, st.size, chunkBytes);
+      return new FileSource(fh, st.size);
     } catch (err) {
       await fh.close();
       throw err;
     }
   }
 
-  block(n: number, blksize: number): Buffer | Promise<Buffer> {
-    const start = Math.min((n - 1) * blksize, this.size);
-    const end = Math.min(start + blksize, this.size);
-    const chunkEnd = this.#chunkStart + this.#chunk.length;
-    if (start >= this.#chunkStart && end <= chunkEnd) return this.#chunk.subarray(start - this.#chunkStart, end - this.#chunkStart);
-    return this.#fill(start).then(() => this.#chunk.subarray(start - this.#chunkStart, end - this.#chunkStart));
-  }
-
-  async #fill(start: number): Promise<void> {
-    const want = Math.min(Math.max(this.#chunkBytes, 1), this.size - start);
-    const buf = Buffer.allocUnsafe(Math.max(want, 0));
-    let got = 0;
-    while (got < want) {
-      const { bytesRead } = await this.#fh.read(buf, got, want - got, start + got);
-      if (bytesRead === 0) break; // the file shrank under us: send what there is
-      got += bytesRead;
+  prepare(blksize: number): void {
+    if (blksize !== this.#blksize) {
+      this.#blksize = blksize;
+      this.#runBlocks = Math.max(1, Math.min(1024, Math.floor(RUN_BYTES / blksize)));
+      this.#runs.clear();
     }
-    this.#chunk = buf.subarray(0, got);
-    this.#chunkStart = start;
+    this.#load(0);
   }
 
-  release(): void {}
+  packet(n: number, blksize: number): Buffer | Promise<Buffer> {
+    if (blksize !== this.#blksize) this.prepare(blksize);
+    const index = Math.floor((n - 1) / this.#runBlocks);
+    const run = this.#runs.get(index) ?? this.#load(index);
+    if (run instanceof PacketRun) {
+      // Past the middle of this run: make sure the next one is on its way.
+      if (n - run.first >= run.count >> 1 && run.first + run.count <= this.#lastBlock()) this.#load(index + 1);
+      return run.packet(Math.min(n, run.first + run.count - 1));
+    }
+    return run.then((r) => r.packet(Math.min(n, r.first + r.count - 1)));
+  }
+
+  #lastBlock(): number {
+    return Math.floor(this.size / this.#blksize) + 1;
+  }
+
+  #load(index: number): PacketRun | Promise<PacketRun> {
+    const have = this.#runs.get(index);
+    if (have) return have;
+    const first = index * this.#runBlocks + 1;
+    const count = Math.max(1, Math.min(this.#runBlocks, this.#lastBlock() - first + 1));
+    const blksize = this.#blksize;
+    const reading = readRun(this.#fh, this.size, blksize, first, count).then((run) => {
+      // Keep it unless the transfer moved on (released it) or closed meanwhile.
+      if (!this.#closed && this.#blksize === blksize && this.#runs.get(index) === reading) this.#runs.set(index, run);
+      return run;
+    });
+    reading.catch(() => undefined); // a read-ahead nobody asks for must not be an unhandled rejection
+    this.#runs.set(index, reading);
+    return reading;
+  }
+
+  release(n: number): void {
+    if (this.#blksize === 0) return;
+    const below = Math.floor((n - 1) / this.#runBlocks); // runs before this index are fully acknowledged
+    for (const index of this.#runs.keys()) if (index < below) this.#runs.delete(index);
+  }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#runs.clear();
     await this.#fh.close();
   }
 }
@@ -101,12 +152,14 @@ export class StreamSource implements BlockSource {
     this.#iter = stream[Symbol.asyncIterator]();
   }
 
-  block(n: number, blksize: number): Buffer | Promise<Buffer> {
+  prepare(): void {}
+
+  packet(n: number, blksize: number): Buffer | Promise<Buffer> {
     const start = (n - 1) * blksize;
     const end = start + blksize;
     if (start < this.#base) return Promise.reject(new Error(`block ${n} was already released`));
-    if (this.#ended || this.#base + this.#buf.length >= end) return this.#slice(start, end);
-    return this.#pull(start, end);
+    if (this.#ended || this.#base + this.#buf.length >= end) return encodeData(n, this.#slice(start, end));
+    return this.#pull(end).then(() => encodeData(n, this.#slice(start, end)));
   }
 
   #slice(start: number, end: number): Buffer {
@@ -114,7 +167,7 @@ export class StreamSource implements BlockSource {
     return this.#buf.subarray(from, Math.min(end - this.#base, this.#buf.length));
   }
 
-  async #pull(start: number, end: number): Promise<Buffer> {
+  async #pull(end: number): Promise<void> {
     while (!this.#ended && this.#base + this.#buf.length < end) {
       const next = await this.#iter.next();
       if (next.done) this.#ended = true;
@@ -124,7 +177,6 @@ export class StreamSource implements BlockSource {
         this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
       }
     }
-    return this.#slice(start, end);
   }
 
   release(n: number, blksize: number): void {

@@ -1,7 +1,7 @@
 import type { Socket, RemoteInfo } from 'node:dgram';
-import { decodePacket, peekAck, encodeData, encodeError, encodePacket, ERROR_CODE, negotiate, unwrapBlock, type Negotiated, type RequestPacket } from '../../protocol/tftp/index.js';
+import { DATA_HEADER_BYTES, decodePacket, peekAck, encodeError, encodePacket, ERROR_CODE, negotiate, unwrapBlock, type Negotiated, type RequestPacket } from '../../protocol/tftp/index.js';
 import type { Logger } from '../../common/logger.js';
-import { BufferSource, FileSource, StreamSource, type BlockSource } from './source.js';
+import { BufferSource, StreamSource, type BlockSource } from './source.js';
 import type { TftpClient, TftpHandler, TftpLimits, TransferOutcome, TransferSummary } from './types.js';
 
 /**
@@ -24,6 +24,10 @@ export interface TransferDeps {
   /** Window cap for this client, lowered by the server after lossy transfers. */
   windowCap: number;
   logger: Logger;
+  /** Opens a file the policy named (the server's shared cache of small files, or a disk reader). */
+  openFile(path: string): Promise<BlockSource>;
+  /** Told each time we start waiting for an ACK, with the smoothed RTT (ms): may keep the loop polling. */
+  awaitingAck?(srttMs: number): void;
   onClosed(summary: TransferSummary): void;
 }
 
@@ -45,8 +49,13 @@ export class Transfer {
   #pending = 0;
   #progressAt = performance.now();
   #flushed: (() => void) | null = null;
+  /**
+   * One coarse timer per transfer, checked against a deadline: progress only moves `#deadline`
+   * (no clearTimeout/setTimeout per block); the timer re-arms itself for the rest when it fires early.
+   */
   #timer: NodeJS.Timeout | null = null;
-  #timerMs = 0;
+  #timerAt = 0;
+  #deadline = 0;
   #timeouts = 0;
   #retransmits = 0;
   #ignoredAcks = 0;
@@ -92,7 +101,7 @@ export class Transfer {
           break;
         case 'file':
           try {
-            source = await FileSource.open(res.path);
+            source = await this.#d.openFile(res.path);
           } catch (err) {
             return this.#fail('not-found', ERROR_CODE.FILE_NOT_FOUND, 'File not found', errText(err));
           }
@@ -108,12 +117,14 @@ export class Transfer {
     this.#source = source;
     const { limits } = this.#d;
     this.#neg = negotiate(request.options, { maxBlksize: limits.maxBlksize, maxWindowsize: Math.min(limits.maxWindowsize, this.#d.windowCap) }, source.size);
+    // Start reading before the OACK goes out, so the first blocks are ready when ACK 0 comes back.
+    source.prepare(this.#neg.blksize);
     if (this.#neg.oack.length > 0) {
       this.#oack = encodePacket({ op: 'OACK', options: this.#neg.oack });
       this.state = 'negotiating';
       this.#windowSentAt = performance.now();
       this.#send(this.#oack);
-      this.#arm();
+      this.#arm(this.#windowSentAt);
     } else {
       this.state = 'sending';
       this.#sendWindow(1, this.#neg!.windowsize, false);
@@ -148,11 +159,12 @@ export class Transfer {
   #onAck(block: number): void {
     if (this.state === 'negotiating') {
       if (block !== 0) return void this.#ignoredAcks++;
-      this.#sample();
+      const now = performance.now();
+      this.#sample(now);
       this.#timeouts = 0;
-      this.#progressAt = performance.now();
+      this.#progressAt = now;
       this.state = 'sending';
-      this.#sendWindow(1, this.#neg!.windowsize, false);
+      this.#sendWindow(1, this.#neg!.windowsize, false, now);
       return;
     }
     if (this.state !== 'sending') return;
@@ -162,16 +174,18 @@ export class Transfer {
       this.#ignoredAcks++;
       return;
     }
-    if (abs === this.#sent) this.#sample();
+    const now = performance.now();
+    if (abs === this.#sent) this.#sample(now);
     this.#acked = abs;
     this.#timeouts = 0;
-    this.#progressAt = performance.now();
-    this.#source?.release(abs + 1, this.#neg!.blksize);
+    this.#progressAt = now;
+    const neg = this.#neg!;
+    this.#source?.release(abs + 1, neg.blksize);
     if (this.#last !== null && abs >= this.#last) return this.#close('complete');
     // Slide the window: send only blocks never sent, up to acked + windowsize. An ACK short of what
     // we sent (a gap, or a client that ACKs every block) resends nothing: retransmission is the
     // timer's job alone, so no pattern of ACKs can multiply DATA.
-    this.#sendWindow(Math.max(this.#sent + 1, abs + 1), abs + this.#neg!.windowsize, false);
+    this.#sendWindow(Math.max(this.#sent + 1, abs + 1), abs + neg.windowsize, false, now);
   }
 
   /** Server shutdown. */
@@ -182,57 +196,59 @@ export class Transfer {
   }
 
   /** Sends blocks from..end (absolute, inclusive; clipped at the last block), then arms the timer. */
-  #sendWindow(from: number, end: number, isRetransmit: boolean): void {
-    const neg = this.#neg!;
+  #sendWindow(from: number, end: number, isRetransmit: boolean, now = performance.now()): void {
     const gen = ++this.#generation;
     if (from <= end) {
-      this.#windowSentAt = performance.now();
+      this.#windowSentAt = now;
       this.#windowRetransmitted = isRetransmit;
     }
-    const step = (n: number): void => {
-      while (n <= end && (this.#last === null || n <= this.#last)) {
-        let data: Buffer | Promise<Buffer>;
-        try {
-          data = this.#source!.block(n, neg.blksize);
-        } catch (err) {
-          return this.#fail('error', ERROR_CODE.NOT_DEFINED, 'Read error', errText(err));
-        }
-        if (data instanceof Promise) {
-          const at = n;
-          data.then(
-            (buf) => {
-              if (gen !== this.#generation || this.state !== 'sending') return;
-              this.#emit(at, buf, neg.blksize);
-              step(at + 1);
-            },
-            (err: unknown) => {
-              if (this.state === 'sending') this.#fail('error', ERROR_CODE.NOT_DEFINED, 'Read error', errText(err));
-            },
-          );
-          return;
-        }
-        this.#emit(n, data, neg.blksize);
-        n++;
-      }
-      this.#arm();
-    };
-    step(from);
+    this.#sendFrom(from, end, gen, now);
   }
 
-  #emit(n: number, data: Buffer, blksize: number): void {
+  /** The send loop: synchronous while packets are in memory; waits (once per run) for a disk read. */
+  #sendFrom(from: number, end: number, gen: number, now: number): void {
+    const blksize = this.#neg!.blksize;
+    const source = this.#source!;
+    for (let n = from; n <= end && (this.#last === null || n <= this.#last); n++) {
+      let pkt: Buffer | Promise<Buffer>;
+      try {
+        pkt = source.packet(n, blksize);
+      } catch (err) {
+        return this.#fail('error', ERROR_CODE.NOT_DEFINED, 'Read error', errText(err));
+      }
+      if (pkt instanceof Promise) {
+        pkt.then(
+          (p) => {
+            if (gen !== this.#generation || this.state !== 'sending') return;
+            this.#emit(n, p, blksize);
+            this.#sendFrom(n + 1, end, gen, performance.now());
+          },
+          (err: unknown) => {
+            if (this.state === 'sending') this.#fail('error', ERROR_CODE.NOT_DEFINED, 'Read error', errText(err));
+          },
+        );
+        return;
+      }
+      this.#emit(n, pkt, blksize);
+    }
+    this.#arm(now);
+  }
+
+  #emit(n: number, pkt: Buffer, blksize: number): void {
     if (n <= this.#sent) this.#retransmits++;
     else this.#sent = n;
-    if (data.length < blksize) {
+    const payload = pkt.length - DATA_HEADER_BYTES;
+    if (payload < blksize) {
       this.#last = n;
-      this.#lastLen = data.length;
+      this.#lastLen = payload;
     }
-    this.#send(encodeData(n, data));
+    this.#send(pkt);
   }
 
   /** Jacobson/Karels estimate from windows that were not retransmitted (Karn's rule). */
-  #sample(): void {
+  #sample(now: number): void {
     if (this.#windowRetransmitted || this.#timeouts > 0) return;
-    const rtt = performance.now() - this.#windowSentAt;
+    const rtt = now - this.#windowSentAt;
     if (this.#srtt === null) {
       this.#srtt = rtt;
       this.#rttvar = rtt / 2;
@@ -251,26 +267,41 @@ export class Transfer {
     return Math.min(ceiling, base * 2 ** this.#timeouts);
   }
 
-  #arm(): void {
-    const ms = Math.max(1, Math.round(this.timeoutMs()));
-    // refresh() re-arms the same timer: far cheaper than clear + set on every lock-step block.
-    if (this.#timer && ms === this.#timerMs) return void this.#timer.refresh();
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timerMs = ms;
-    this.#timer = setTimeout(() => this.#onTimeout(), ms);
+  /** (Re)starts the wait for an ACK: moves the deadline; touches the timer only if it would fire too late. */
+  #arm(now: number): void {
+    const ms = this.timeoutMs();
+    this.#deadline = now + ms;
+    if (this.#timer !== null && this.#timerAt <= this.#deadline + 1) {
+      this.#d.awaitingAck?.(this.#srtt ?? ms);
+      return;
+    }
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#startTimer(now, ms);
+    this.#d.awaitingAck?.(this.#srtt ?? ms);
   }
 
-  #onTimeout(): void {
+  #startTimer(now: number, ms: number): void {
+    const wait = Math.max(1, Math.ceil(ms));
+    this.#timerAt = now + wait;
+    this.#timer = setTimeout(this.#onTimer, wait);
+  }
+
+  readonly #onTimer = (): void => {
     this.#timer = null;
     if (this.state !== 'negotiating' && this.state !== 'sending') return;
+    const now = performance.now();
+    // Fired before the (moved) deadline: progress was made meanwhile; wait for the rest.
+    if (now < this.#deadline - 0.5) return this.#startTimer(now, this.#deadline - now);
     // Node runs timers before polling sockets: under load the ACK may already sit in the socket
-    // buffer. Decide after the poll phase (setImmediate); any progress meanwhile has re-armed the timer.
-    const acked = this.#acked;
+    // buffer. Decide after the poll phase (setImmediate); any progress meanwhile moves the deadline.
+    const deadline = this.#deadline;
     const state = this.state;
     setImmediate(() => {
-      if (this.state === state && this.#acked === acked && this.#timer === null) this.#retransmit();
+      if (this.state !== state || this.#timer !== null) return;
+      if (this.#deadline === deadline) this.#retransmit();
+      else this.#startTimer(performance.now(), Math.max(0, this.#deadline - performance.now()));
     });
-  }
+  };
 
   #retransmit(): void {
     this.#timeouts++;
@@ -282,7 +313,7 @@ export class Transfer {
       this.#retransmits++;
       this.#windowRetransmitted = true;
       this.#send(this.#oack!);
-      this.#arm();
+      this.#arm(performance.now());
       return;
     }
     // Go back to the last acknowledged block + 1 and resend the whole window (RFC 7440 §4).

@@ -97,6 +97,16 @@ export interface TftpLimits {
   minTimeoutMs: number;
   /** Ceiling of one retransmit wait (raised to the client's RFC 2349 timeout when it asks for one). */
   maxTimeoutMs: number;
+  /**
+   * Busy-poll budget (µs) after each send while a fast peer's ACK is due (smoothed RTT below the
+   * budget): the event loop polls instead of sleeping, which removes the wake-up from the lock-step
+   * turnaround. 0 disables it. Peers with a longer RTT never trigger it.
+   */
+  busyPollUs: number;
+  /** Files up to this size are read once and served to every transfer from memory (boot storms). 0 disables. */
+  cacheFileMaxBytes: number;
+  /** Memory budget of that cache (least recently used files are dropped first). */
+  cacheTotalBytes: number;
 }
 
 export const DEFAULT_LIMITS: TftpLimits = {
@@ -110,4 +120,7 @@ export const DEFAULT_LIMITS: TftpLimits = {
   oackTimeoutMs: 1000,
   minTimeoutMs: 40,
   maxTimeoutMs: 3000,
+  busyPollUs: 200,
+  cacheFileMaxBytes: 8 * 1024 * 1024,
+  cacheTotalBytes: 64 * 1024 * 1024,
 };
