@@ -3,17 +3,6 @@ import type { Db } from './db.js';
 
 export type LeaseState = 'offered' | 'bound' | 'released' | 'declined' | 'expired';
 
-export interface Lease {
-  ip: string;
-  mac: string | null;
-  clientId: string | null;
-  hostname: string | null;
-  subnet: string;
-  state: LeaseState;
-  expiresAt: Date;
-  updatedAt: Date;
-}
-
 interface LeaseRow {
   ip: string;
   mac: string | null;
@@ -50,6 +39,9 @@ export interface LeaseRecord {
   expiresAt: number;
   updatedAt: number;
 }
+
+/** A lease as the API and CLI see it: the same fields, times as Dates. */
+export type Lease = Omit<LeaseRecord, 'expiresAt' | 'updatedAt'> & { expiresAt: Date; updatedAt: Date };
 
 export interface Reservation {
   mac: string;
@@ -243,14 +235,5 @@ function toRecord(row: LeaseRow): LeaseRecord {
 }
 
 function toLease(row: LeaseRow): Lease {
-  return {
-    ip: row.ip,
-    mac: row.mac,
-    clientId: row.client_id,
-    hostname: row.hostname,
-    subnet: row.subnet,
-    state: row.state,
-    expiresAt: new Date(row.expires_at),
-    updatedAt: new Date(row.updated_at),
-  };
+  return { ...toRecord(row), expiresAt: new Date(row.expires_at), updatedAt: new Date(row.updated_at) };
 }

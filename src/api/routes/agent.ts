@@ -36,8 +36,9 @@ export function agentRoutes(deps: ApiDeps): AnyRoute[] {
           registry.events.append({ machineId: machine.id, kind: 'audit', type: 'agent_token_replayed', actor: principal.actor, data: { tokenId: principal.tokenId } });
           throw new BootrackError('AGENT_TOKEN_REPLAYED', 'this agent token already delivered facts', { machine: machine.id });
         }
+        // Decoded before the write transaction, so the registry's write lock is never held for it.
+        const facts = { ...body.facts, lldp: [...body.facts.lldp, ...lldpNeighbours(body.facts.lldpFrames ?? {}, logger.child({ machine: machine.id }))] };
         const next = registry.transaction(() => {
-          const facts = { ...body.facts, lldp: [...body.facts.lldp, ...lldpNeighbours(body.facts.lldpFrames ?? {}, logger.child({ machine: machine.id }))] };
           const stored = registry.machines.setFacts(machine.id, facts, summarize(body.facts), { actor: principal.actor });
           const to = afterFacts(stored.state, deps.autoAccept);
           return to === null ? stored : registry.machines.transition(stored.id, to, { actor: principal.actor, reason: 'facts received' });
