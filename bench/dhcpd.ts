@@ -27,7 +27,8 @@ if (iface) {
       subnets: [{ cidr: `${a}.${b}.0.0/16`, rangeStart: process.env.BENCH_POOL_START, rangeEnd: process.env.BENCH_POOL_END, leaseSeconds: 3600 }],
     },
   });
-  const registry = openRegistry({ databasePath: db, secretKey: { path: join(scratch, 'bootrack-dhcp.key') } });
+  // As the daemon opens it (main.ts): WAL checkpoints in the background, off the socket loop.
+  const registry = openRegistry({ databasePath: db, secretKey: { path: join(scratch, 'bootrack-dhcp.key') }, backgroundCheckpoint: {} });
   const controller = new AbortController();
   const service = dhcpService(config.dhcp, new DhcpPolicy({ config, registry, logger: silentLogger }), silentLogger, createMetrics({ defaultMetrics: false }));
   const running = await service.start(controller.signal);

@@ -83,6 +83,7 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, exte
     databasePath: config.database.path,
     secretKey: { path: config.secrets.keyPath },
     busyTimeoutMs: config.database.busyTimeoutMs,
+    backgroundCheckpoint: { onError: (err) => logger.warn({ err }, 'background WAL checkpoints stopped; the registry checkpoints inside its commits again') },
   });
   const controller = new AbortController();
   externalSignal?.addEventListener('abort', () => controller.abort(externalSignal.reason), { once: true });

@@ -2,12 +2,13 @@ import type { EventRecord, Machine, Registry } from '../registry/index.js';
 
 export type MachineView = Machine & { ipAddresses: string[] };
 
-/** The registry Machine plus the addresses its MACs hold on active leases. */
-export function machineView(registry: Registry, machine: Machine): MachineView {
+/**
+ * The registry Machine plus the addresses its MACs hold on active leases. `activeIps` (from
+ * leases.activeIpsByMac) lets a list build every view from one pass over the leases.
+ */
+export function machineView(registry: Registry, machine: Machine, activeIps: Map<string, string[]> = registry.leases.activeIpsByMac()): MachineView {
   const ips = new Set<string>();
-  for (const nic of machine.interfaces) {
-    for (const lease of registry.leases.list({ mac: nic.mac, activeOnly: true })) ips.add(lease.ip);
-  }
+  for (const nic of machine.interfaces) for (const ip of activeIps.get(nic.mac) ?? []) ips.add(ip);
   return { ...machine, ipAddresses: [...ips].sort() };
 }
 

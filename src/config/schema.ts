@@ -70,6 +70,11 @@ export const configSchema = z
         leaseSweepSeconds: z.number().int().min(1).max(86_400).default(60),
         /** At most this many leases per subnet are expired per sweep, so one tick never stalls the socket loop. */
         leaseSweepLimit: z.number().int().min(1).max(100_000).default(1000),
+        /**
+         * Least milliseconds between two lease commits. Idle: an ACK is committed and sent at once;
+         * busy: the ACKs of up to this long share one commit (0: one commit per event-loop turn).
+         */
+        commitIntervalMs: z.number().min(0).max(100).default(1),
       })
       .strict()
       .prefault({}),

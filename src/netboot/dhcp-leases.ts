@@ -35,6 +35,7 @@ export class LeaseTable {
   readonly #byMac = new Map<string, string[]>();
   /** ip → the record to write at the next flush (a newer change replaces an older one). */
   #dirty = new Map<string, LeaseRecord>();
+  #queued = 0;
 
   constructor(store: LeaseStore) {
     this.#store = store;
@@ -58,11 +59,19 @@ export class LeaseTable {
   /** Applies a change in memory and queues it for the next flush (offers: memory only, see above). */
   put(lease: LeaseRecord): void {
     this.#index(lease);
-    if (lease.state !== 'offered') this.#dirty.set(lease.ip, lease);
+    if (lease.state !== 'offered') {
+      this.#dirty.set(lease.ip, lease);
+      this.#queued++;
+    }
   }
 
   get pending(): number {
     return this.#dirty.size;
+  }
+
+  /** How many changes were ever queued for a flush (a reply made after one must wait for it). */
+  get queued(): number {
+    return this.#queued;
   }
 
   /** Writes the queued changes in one transaction. Throws (keeping the queue) when the store fails. */

@@ -54,6 +54,7 @@ export class DhcpPolicy {
   readonly #reservations: ReservationCache | null;
   readonly #serverIds = new Set<string>();
   #events: EventInput[] = [];
+  readonly #commit: () => void;
   /** Whether the reservation cache was checked since the last flush (once per batch). */
   #checked = false;
 
@@ -67,6 +68,10 @@ export class DhcpPolicy {
     if (full) validateSubnets(deps.config);
     this.#table = full ? new LeaseTable(deps.registry.leases) : null;
     this.#reservations = full ? new ReservationCache(deps.registry.leases) : null;
+    this.#commit = deps.registry.writer(() => {
+      this.#table?.flush();
+      for (const e of this.#events) this.#registry.events.append(e);
+    });
     const now = this.#clock.now().getTime();
     this.#pools = this.#table
       ? deps.config.dhcp.subnets.map((s) => new AddressPool(s, this.#table!, this.#reservations!, [deps.config.advertiseAddress], now))
@@ -87,12 +92,17 @@ export class DhcpPolicy {
     this.#checked = false;
     const table = this.#table;
     if ((table === null || table.pending === 0) && this.#events.length === 0) return;
-    const events = this.#events;
-    this.#registry.transaction(() => {
-      table?.flush();
-      for (const e of events) this.#registry.events.append(e);
-    });
+    this.#commit();
     this.#events = [];
+  }
+
+  /**
+   * Durable changes queued so far, ever: the server sends a reply at once unless handling it queued
+   * one (a binding, a release), which must be committed first. Timeline events do not count: an
+   * OFFER need not wait for its event row.
+   */
+  get queuedWrites(): number {
+    return this.#table?.queued ?? 0;
   }
 
   /**

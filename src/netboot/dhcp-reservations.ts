@@ -3,19 +3,27 @@ import type { Reservation } from '../registry/index.js';
 /** The narrow slice of the registry's LeaseRepo the reservation cache reads. */
 export interface ReservationSource {
   allReservations(): Reservation[];
-  reservationStamp(): string;
+  /** Bumped by every edit through the daemon's own registry connection. */
+  readonly reservationEdits: number;
+  /** Changes with every commit by another connection (another process). */
+  dataVersion(): number;
 }
+
+/** How often another process's commits are looked for (a PRAGMA); the daemon's own edits are seen at once. */
+const OTHER_PROCESS_CHECK_MS = 100;
 
 /**
  * Static reservations (registry table `reservations`), cached for the DHCP hot path. `refresh` is
- * called once per batch: it costs one PRAGMA and reloads only when the registry says the
- * reservations may have changed (an edit through the registry, or any commit by another process),
- * so a new reservation is honoured from the next batch on. `refresh(true)` (every lease sweep)
- * also catches reservations removed by a cascaded machine delete.
+ * called once per batch: an edit through the daemon's registry (the API) is honoured from the next
+ * batch on; an edit by another process within OTHER_PROCESS_CHECK_MS. It reloads only when one of
+ * them says the reservations may have changed. `refresh(true)` (every lease sweep) also catches
+ * reservations removed by a cascaded machine delete.
  */
 export class ReservationCache {
   readonly #source: ReservationSource;
-  #stamp: string | null = null;
+  #edits = -1;
+  #dataVersion = -1;
+  #checkedAt = -Infinity;
   #byMac = new Map<string, Reservation>();
   #byIp = new Map<string, Reservation>();
 
@@ -25,8 +33,14 @@ export class ReservationCache {
   }
 
   refresh(force = false): void {
-    const stamp = this.#source.reservationStamp();
-    if (!force && stamp === this.#stamp) return;
+    const edits = this.#source.reservationEdits;
+    const now = performance.now();
+    let dataVersion = this.#dataVersion;
+    if (force || now - this.#checkedAt >= OTHER_PROCESS_CHECK_MS) {
+      dataVersion = this.#source.dataVersion();
+      this.#checkedAt = now;
+    }
+    if (!force && edits === this.#edits && dataVersion === this.#dataVersion) return;
     const byMac = new Map<string, Reservation>();
     const byIp = new Map<string, Reservation>();
     for (const r of this.#source.allReservations()) {
@@ -35,7 +49,8 @@ export class ReservationCache {
     }
     this.#byMac = byMac;
     this.#byIp = byIp;
-    this.#stamp = stamp;
+    this.#edits = edits;
+    this.#dataVersion = dataVersion;
   }
 
   reservationFor(mac: string): Reservation | null {

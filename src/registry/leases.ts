@@ -64,6 +64,7 @@ export class LeaseRepo {
   readonly #expireDue;
   readonly #allReservations;
   readonly #dataVersion;
+  readonly #activeByMac;
   /** Bumped by every reserve/unreserve through this repo (PRAGMA data_version only sees other connections). */
   #reservationEdits = 0;
 
@@ -78,15 +79,17 @@ export class LeaseRepo {
     this.#all = db.prepare('SELECT * FROM leases ORDER BY updated_at, ip');
     this.#allReservations = db.prepare('SELECT mac, ip, hostname FROM reservations');
     this.#dataVersion = db.prepare('PRAGMA data_version').pluck();
+    this.#activeByMac = db.prepare(`SELECT mac, ip FROM leases WHERE mac IS NOT NULL AND state = 'bound' AND expires_at > ? ORDER BY ip`);
     // Bounded: the (subnet, state, expires_at) index finds the lapsed rows, LIMIT caps one sweep's work.
     this.#expireDue = db.prepare(
       `UPDATE leases SET state = 'expired', updated_at = @now
        WHERE ip IN (SELECT ip FROM leases WHERE subnet = @subnet AND state IN ('offered', 'bound') AND expires_at <= @now LIMIT @limit)
        RETURNING ip`,
     );
+    // Positional parameters: binding from an object costs a property lookup per column per row.
     this.#upsert = db.prepare(
       `INSERT INTO leases (ip, mac, client_id, hostname, subnet, state, expires_at, updated_at)
-       VALUES (@ip, @mac, @clientId, @hostname, @subnet, @state, @expiresAt, @now)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac, client_id = excluded.client_id, hostname = excluded.hostname,
          subnet = excluded.subnet, state = excluded.state, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
     );
@@ -99,16 +102,7 @@ export class LeaseRepo {
 
   /** As `write`, without reading the row back (the DHCP hot path). */
   put(lease: LeaseWrite): void {
-    this.#upsert.run({
-      ip: lease.ip,
-      mac: lease.mac,
-      clientId: lease.clientId ?? null,
-      hostname: lease.hostname ?? null,
-      subnet: lease.subnet,
-      state: lease.state,
-      expiresAt: lease.expiresAt.getTime(),
-      now: this.#clock.now().getTime(),
-    });
+    this.#upsert.run(lease.ip, lease.mac, lease.clientId ?? null, lease.hostname ?? null, lease.subnet, lease.state, lease.expiresAt.getTime(), this.#clock.now().getTime());
   }
 
   /** Every lease row, least recently updated first (a MAC's newest lease comes last). */
@@ -123,7 +117,7 @@ export class LeaseRepo {
   store(records: Iterable<LeaseRecord>): void {
     const write = () => {
       for (const r of records) {
-        this.#upsert.run({ ip: r.ip, mac: r.mac, clientId: r.clientId, hostname: r.hostname, subnet: r.subnet, state: r.state, expiresAt: r.expiresAt, now: r.updatedAt });
+        this.#upsert.run(r.ip, r.mac, r.clientId, r.hostname, r.subnet, r.state, r.expiresAt, r.updatedAt);
       }
     };
     // Not nested as a SAVEPOINT: inside one, every upsert opens a statement journal (a temp file).
@@ -160,6 +154,21 @@ export class LeaseRepo {
     return row?.mac ?? null;
   }
 
+  /**
+   * The addresses each MAC holds on a live binding, from one pass over the table (there is no index
+   * on mac, see migration 2): a page of machine views asks once, not once per interface.
+   */
+  activeIpsByMac(): Map<string, string[]> {
+    const rows = this.#activeByMac.all(this.#clock.now().getTime()) as Array<{ mac: string; ip: string }>;
+    const byMac = new Map<string, string[]>();
+    for (const { mac, ip } of rows) {
+      const ips = byMac.get(mac);
+      if (ips) ips.push(ip);
+      else byMac.set(mac, [ip]);
+    }
+    return byMac;
+  }
+
   list(options: { subnet?: string; mac?: string; activeOnly?: boolean; limit?: number } = {}): Lease[] {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: Math.min(Math.max(options.limit ?? 1000, 1), 100_000) };
@@ -187,13 +196,19 @@ export class LeaseRepo {
     return this.#allReservations.all() as Reservation[];
   }
 
+  /** Bumped by every reserve/unreserve through this repo (the connection the daemon shares). */
+  get reservationEdits(): number {
+    return this.#reservationEdits;
+  }
+
   /**
-   * Changes whenever the reservations may have changed: an edit through this repo, or a commit by
-   * any other connection (PRAGMA data_version). A cascaded delete through this connection (a
-   * machine or interface removed) is not seen: a cache must also refresh on a timer.
+   * Changes with every commit by another connection (PRAGMA data_version; this connection's own
+   * commits do not change it): reservations edited by another process. A cascaded delete through
+   * this connection (a machine or interface removed) changes neither: a cache must also refresh
+   * on a timer.
    */
-  reservationStamp(): string {
-    return `${this.#reservationEdits}:${String(this.#dataVersion.get())}`;
+  dataVersion(): number {
+    return this.#dataVersion.get() as number;
   }
 
   /** Every reserved address; the pool never hands these to anyone else. */

@@ -94,4 +94,26 @@ export const MIGRATIONS: readonly string[] = [
     revoked_at  INTEGER
   );
   `,
+  /*
+   * 2: leases keyed by address alone (WITHOUT ROWID: one B-tree, not a rowid table plus its
+   * primary-key index) and no index on mac. The DHCP server writes a lease per ACK and keeps its
+   * own lookups in memory; an index on a random key (the MAC) costs a random page per written lease,
+   * which doubled the cost of every group commit. MAC lookups (API views) scan the table, which at
+   * rack scale is a few thousand rows.
+   */ `
+  CREATE TABLE leases_v2 (
+    ip          TEXT PRIMARY KEY,
+    mac         TEXT,
+    client_id   TEXT,
+    hostname    TEXT,
+    subnet      TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('offered', 'bound', 'released', 'declined', 'expired')),
+    expires_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO leases_v2 SELECT ip, mac, client_id, hostname, subnet, state, expires_at, updated_at FROM leases;
+  DROP TABLE leases;
+  ALTER TABLE leases_v2 RENAME TO leases;
+  CREATE INDEX leases_subnet_state ON leases(subnet, state, expires_at);
+  `,
 ];

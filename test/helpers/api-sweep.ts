@@ -49,7 +49,9 @@ export function dbSnapshot(dbPath: string): string {
   try {
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).all() as Array<{ name: string }>;
     const dump: Record<string, unknown[]> = {};
-    for (const { name } of tables) dump[name] = db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all();
+    const withoutRowid = (name: string) => /\bWITHOUT\s+ROWID\s*$/i.test((db.prepare(`SELECT sql FROM sqlite_master WHERE name = ?`).get(name) as { sql: string }).sql);
+    // A WITHOUT ROWID table (leases) has no rowid: its scan is in primary-key order.
+    for (const { name } of tables) dump[name] = db.prepare(`SELECT * FROM "${name}"${withoutRowid(name) ? '' : ' ORDER BY rowid'}`).all();
     return JSON.stringify(dump);
   } finally {
     db.close();

@@ -23,7 +23,8 @@ export function machineRoutes(deps: ApiDeps): AnyRoute[] {
           if (query.owner !== undefined && query.owner !== principal.owner) return { body: { items: [] } };
           filter.owner = principal.owner ?? '\u0000';
         }
-        return { body: { items: registry.machines.list(filter).map((m) => machineView(registry, m)) } };
+        const activeIps = registry.leases.activeIpsByMac();
+        return { body: { items: registry.machines.list(filter).map((m) => machineView(registry, m, activeIps)) } };
       },
     }),
     defineRoute({

@@ -15,6 +15,7 @@ export function dhcpService(config: Readonly<Config['dhcp']>, handler: DhcpHandl
     pxePort: config.mode === 'proxy' ? config.proxyPort : null,
     handler,
     sweepIntervalMs: config.leaseSweepSeconds * 1000,
+    commitIntervalMs: config.commitIntervalMs,
     logger: logger.child({ part: 'dhcp' }),
     metrics,
   });
