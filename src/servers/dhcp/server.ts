@@ -58,10 +58,10 @@ export interface DhcpServerOptions {
   /** How often `handler.sweep` runs; default 60 s. */
   sweepIntervalMs?: number;
   /**
-   * The least time between the starts of two flushes (group commits), default 1 ms; a slow commit
-   * stretches it (COMMIT_GAP_PER_COMMIT_MS, up to MAX_COMMIT_GAP_MS). An idle server flushes at
-   * once; a busy one gathers the ACKs that arrive meanwhile into one commit instead of paying a
-   * commit (and a WAL page rewrite) for every turn of the event loop.
+   * The least time between the starts of two flushes (group commits), default 0; each commit also
+   * spaces the next by COMMIT_GAP_PER_COMMIT_MS times its own duration (up to MAX_COMMIT_GAP_MS).
+   * An idle server flushes at once; a busy one gathers the ACKs that arrive meanwhile into one
+   * commit instead of paying a commit (and a WAL page rewrite) for every turn of the event loop.
    */
   commitIntervalMs?: number;
   logger: Logger;
@@ -132,7 +132,7 @@ const REPORTERS = Symbol('bootrack.labelCounts');
 
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 const DEFAULT_SWEEP_MS = 60_000;
-const DEFAULT_COMMIT_INTERVAL_MS = 1;
+const DEFAULT_COMMIT_INTERVAL_MS = 0;
 /**
  * After a commit that took t ms the next one waits at least this many times t (and at most
  * MAX_COMMIT_GAP_MS): commits then take at most about a tenth of the loop's time however busy it
@@ -155,6 +155,7 @@ export class DhcpServer implements Service {
   #flushScheduled: { immediate: NodeJS.Immediate } | { timer: NodeJS.Timeout } | undefined;
   /** performance.now() before which the next flush waits (see COMMIT_GAP_PER_COMMIT_MS). */
   #nextFlushAt = -Infinity;
+  #writesAtLastFlush: number | undefined;
   readonly #flushNow = () => this.#flush();
 
   constructor(options: DhcpServerOptions) {
@@ -297,11 +298,16 @@ export class DhcpServer implements Service {
     const batch = this.#pending;
     this.#pending = [];
     const started = performance.now();
+    const handler = this.#options.handler;
     try {
-      this.#options.handler.flush?.();
-      const took = performance.now() - started;
-      const minimum = this.#options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
-      this.#nextFlushAt = started + Math.max(minimum, Math.min(MAX_COMMIT_GAP_MS, took * COMMIT_GAP_PER_COMMIT_MS));
+      handler.flush?.();
+      // Paced only after a flush that had something to store: an idle server's next ACK never waits.
+      if (batch.length > 0 || handler.queuedWrites !== this.#writesAtLastFlush) {
+        const took = performance.now() - started;
+        const minimum = this.#options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
+        this.#nextFlushAt = started + Math.max(minimum, Math.min(MAX_COMMIT_GAP_MS, took * COMMIT_GAP_PER_COMMIT_MS));
+      }
+      this.#writesAtLastFlush = handler.queuedWrites;
     } catch (err) {
       this.#dropped.inc('commit_failed', Math.max(batch.length, 1));
       this.#options.logger.error({ err, replies: batch.length }, 'DHCP state could not be stored; replies of this batch dropped');
