@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 
@@ -24,7 +25,7 @@ export function checkTftpName(name: string): NameCheck {
   return { ok: true, relative: parts.join('/') };
 }
 
-export type Resolved = { kind: 'file'; path: string; size: number } | { kind: 'missing' } | { kind: 'refused'; reason: RefusalReason };
+export type Resolved = { kind: 'file'; path: string; size: number; stats: Stats } | { kind: 'missing' } | { kind: 'refused'; reason: RefusalReason };
 
 /**
  * Resolves a checked relative name under `root`, following symlinks only while they stay inside:
@@ -42,5 +43,5 @@ export async function resolveUnderRoot(root: string, relative: string, allowedTa
   if (!inside && !allowedTargets.includes(real)) return { kind: 'refused', reason: 'symlink-escape' };
   if (st === null) return { kind: 'missing' };
   if (!st.isFile()) return { kind: 'refused', reason: 'not-a-file' };
-  return { kind: 'file', path: real, size: st.size };
+  return { kind: 'file', path: real, size: st.size, stats: st };
 }

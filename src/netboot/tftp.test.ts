@@ -15,7 +15,7 @@ const client = { address: '10.0.0.50', port: 2000 };
 describe('TFTP netboot policy', () => {
   it('serves iPXE programs from the root and answers not-found for the rest', async () => {
     const p = createTftpPolicy({ config, logger: memoryLogger() });
-    expect(await p.handler({ path: 'undionly.kpxe', client })).toEqual({ kind: 'file', path: join(root, 'undionly.kpxe') });
+    expect(await p.handler({ path: 'undionly.kpxe', client })).toMatchObject({ kind: 'file', path: join(root, 'undionly.kpxe') });
     expect(await p.handler({ path: 'nope.efi', client })).toEqual({ kind: 'not-found' });
   });
 

@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { Counter, Registry as PromRegistry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../common/logger.js';
@@ -19,7 +20,7 @@ export interface TftpPolicyRequest {
   path: string;
   client: { address: string; port: number };
 }
-export type TftpPolicyAnswer = { kind: 'file'; path: string } | { kind: 'buffer'; data: Buffer } | { kind: 'not-found' } | { kind: 'denied'; reason: string };
+export type TftpPolicyAnswer = { kind: 'file'; path: string; stats?: Stats } | { kind: 'buffer'; data: Buffer } | { kind: 'not-found' } | { kind: 'denied'; reason: string };
 
 export interface TftpTransferRecord {
   id: number;
@@ -132,7 +133,8 @@ export function createTftpPolicy(deps: TftpPolicyDeps): TftpPolicy {
       }
       for (const [root, rel] of candidates) {
         const r = await resolveUnderRoot(root, rel, deps.config.tftp.allowedLinkTargets);
-        if (r.kind === 'file') return { kind: 'file', path: r.path };
+        // The lookup's stat travels with the answer: the server's file cache need not stat again.
+        if (r.kind === 'file') return { kind: 'file', path: r.path, stats: r.stats };
         if (r.kind === 'refused') return refuse(request, r.reason);
       }
       log.info({ client: request.client.address, path: request.path, mac }, 'tftp: file not found');

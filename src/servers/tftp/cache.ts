@@ -26,10 +26,14 @@ export class FileCache {
     this.#limits = limits;
   }
 
-  /** Opens `path` for one transfer; rejects (ENOENT, not a regular file, ...) so the caller answers ERROR 1. */
-  async open(path: string): Promise<BlockSource> {
+  /**
+   * Opens `path` for one transfer; rejects (ENOENT, not a regular file, ...) so the caller answers
+   * ERROR 1. `known`: a stat the caller just made of the same path (the policy's lookup), used
+   * instead of another one.
+   */
+  async open(path: string, known?: Stats): Promise<BlockSource> {
     if (this.#limits.maxFileBytes <= 0 || this.#limits.maxTotalBytes <= 0) return FileSource.open(path);
-    const st = await stat(path);
+    const st = known ?? (await stat(path));
     if (!st.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'ENOTFILE' });
     if (st.size > this.#limits.maxFileBytes) return FileSource.open(path);
     return new CachedFileSource(this, path, identityOf(st), st.size);

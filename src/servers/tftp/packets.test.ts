@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,5 +104,14 @@ describe('DATA packets laid out in place', () => {
     await s.close();
     await expect(cache.open(dir)).rejects.toThrow();
     await expect(cache.open(join(dir, 'missing'))).rejects.toThrow();
+  });
+
+  it("FileCache takes the policy's own stat instead of making another, and still refuses a directory", async () => {
+    const path = join(dir, 'ipxe.efi');
+    const data = randomBytes(50_000);
+    writeFileSync(path, data);
+    const cache = new FileCache({ maxFileBytes: 1 << 20, maxTotalBytes: 4 << 20 });
+    expect((await drain(await cache.open(path, statSync(path)), 1468)).data.equals(data)).toBe(true);
+    await expect(cache.open(dir, statSync(dir))).rejects.toMatchObject({ code: 'ENOTFILE' });
   });
 });

@@ -173,7 +173,7 @@ export class TftpServer implements Service {
       limits: this.#limits,
       windowCap: this.#windowCap(client.address),
       logger: this.#log,
-      openFile: (path) => this.#files.open(path),
+      openFile: (path, stats) => this.#files.open(path, stats),
       awaitingAck: (srttMs) => this.#poll.awaiting(srttMs),
       onClosed: (summary) => this.#ended(key, socket, transfer, summary),
     });

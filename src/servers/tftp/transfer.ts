@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import type { Socket, RemoteInfo } from 'node:dgram';
 import { DATA_HEADER_BYTES, decodePacket, peekAck, encodeError, encodePacket, ERROR_CODE, negotiate, unwrapBlock, type Negotiated, type RequestPacket } from '../../protocol/tftp/index.js';
 import type { Logger } from '../../common/logger.js';
@@ -25,7 +26,7 @@ export interface TransferDeps {
   windowCap: number;
   logger: Logger;
   /** Opens a file the policy named (the server's shared cache of small files, or a disk reader). */
-  openFile(path: string): Promise<BlockSource>;
+  openFile(path: string, stats?: Stats): Promise<BlockSource>;
   /** Told each time we start waiting for an ACK, with the smoothed RTT (ms): may keep the loop polling. */
   awaitingAck?(srttMs: number): void;
   onClosed(summary: TransferSummary): void;
@@ -101,7 +102,7 @@ export class Transfer {
           break;
         case 'file':
           try {
-            source = await this.#d.openFile(res.path);
+            source = await this.#d.openFile(res.path, res.stats);
           } catch (err) {
             return this.#fail('not-found', ERROR_CODE.FILE_NOT_FOUND, 'File not found', errText(err));
           }

@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { RawOptions, TransferMode } from '../../protocol/tftp/index.js';
 
@@ -23,7 +24,8 @@ export interface TftpRequest {
  * A handler that throws or rejects gets ERROR 0 and is logged; the server keeps serving.
  */
 export type TftpResolution =
-  | { kind: 'file'; path: string }
+  /** `stats`: the handler's own stat of `path`, when it made one (the server then does not stat again). */
+  | { kind: 'file'; path: string; stats?: Stats }
   | { kind: 'buffer'; data: Buffer }
   | { kind: 'stream'; stream: Readable; size?: number }
   | { kind: 'not-found' }
