@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { factsRequest } from '../../src/api/schemas.js';
-import { GOLDEN_LLDPDUS } from '../../src/protocol/lldp/testdata/golden.js';
+import { GOLDEN_LLDPDUS, LLDPD_BRIDGE_MAC_IDS_SUMMARY } from '../../src/protocol/lldp/testdata/golden.js';
 import { factsFor, startApi, type ApiHarness } from '../helpers/api-server.js';
 
 // The facts POST with raw LLDPDUs (as the discovery agent's bootrack-probe captures them) and the
@@ -37,19 +37,7 @@ describe('facts.lldpFrames: decoded by the appliance into facts.lldp neighbours'
     const facts = h.registry.machines.get(id).facts as { lldp: unknown[]; lldpFrames: unknown };
     expect(facts.lldpFrames).toEqual(lldpFrames);
     expect(facts.lldp).toEqual([
-      {
-        interface: 'eth0',
-        chassisId: '9a:df:cc:8d:d4:59',
-        chassisIdSubtype: 'macAddress',
-        portId: '9a:df:cc:8d:d4:59',
-        portIdSubtype: 'macAddress',
-        ttl: 4,
-        portDescription: 'brkdsbr',
-        systemName: 'brkds-switch',
-        systemDescription: 'brkds test switch',
-        capabilities: ['bridge'],
-        managementAddresses: ['10.250.0.1', 'fe80::98df:ccff:fe8d:d459'],
-      },
+      { interface: 'eth0', ...LLDPD_BRIDGE_MAC_IDS_SUMMARY },
       expect.objectContaining({ interface: 'eth1', chassisId: 'brkds-chassis-7', portId: 'Gi1/0/7', portDescription: 'uplink to rack 7' }),
     ]);
     // and the API view carries them

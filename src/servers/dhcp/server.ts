@@ -33,9 +33,9 @@ export interface DhcpHandler {
    */
   readonly queuedWrites?: number;
   /**
-   * Called once per batch (the datagrams read in one turn of the event loop), before their replies
-   * are sent: the handler makes its state durable here. If it throws, the batch's replies are
-   * dropped, so no client is told about a lease that was not stored.
+   * Called once per batch (what arrived since the last flush; see commitIntervalMs), before the
+   * replies that wait for it are sent: the handler makes its state durable here. If it throws,
+   * those replies are dropped, so no client is told about a lease that was not stored.
    */
   flush?(): void;
   /** Periodic housekeeping (the lease sweep), every `sweepIntervalMs`, between batches. */
@@ -108,27 +108,26 @@ function literalLookup(address: string, _options: unknown, callback: (err: NodeJ
   else callback(Object.assign(new Error(`not an IPv4 address: ${address}`), { code: 'EINVAL' }), '', 4);
 }
 
-/** A counter whose collect hook reports the LabelCounts registered on it (several servers may share one). */
+/** The LabelCounts of each prom-client counter (several servers may share one metrics registry). */
+const reporters = new WeakMap<Counter<string>, LabelCounts[]>();
+
+/** Counts for a counter whose collect hook reports every LabelCounts made for it. */
 function counter(metrics: PromRegistry | undefined, name: string, help: string, labelNames: string[]): LabelCounts {
-  const existing = metrics?.getSingleMetric(name) as (Counter<string> & { [REPORTERS]?: LabelCounts[] }) | undefined;
   const metric =
-    existing ??
+    (metrics?.getSingleMetric(name) as Counter<string> | undefined) ??
     new Counter({
       name,
       help,
       labelNames,
       registers: metrics ? [metrics] : [],
-      collect(this: Counter<string> & { [REPORTERS]?: LabelCounts[] }) {
-        for (const counts of this[REPORTERS] ?? []) counts.report();
+      collect(this: Counter<string>) {
+        for (const counts of reporters.get(this) ?? []) counts.report();
       },
     });
   const counts = new LabelCounts(metric);
-  (metric as Counter<string> & { [REPORTERS]?: LabelCounts[] })[REPORTERS] ??= [];
-  (metric as Counter<string> & { [REPORTERS]?: LabelCounts[] })[REPORTERS]!.push(counts);
+  reporters.set(metric, [...(reporters.get(metric) ?? []), counts]);
   return counts;
 }
-
-const REPORTERS = Symbol('bootrack.labelCounts');
 
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 const DEFAULT_SWEEP_MS = 60_000;
@@ -254,9 +253,9 @@ export class DhcpServer implements Service {
     let reply: DhcpPacket | null;
     let bytes: Buffer;
     // Whatever the handler does (reply, silence, throw), its writes are committed with this batch.
-    // A batch is what libuv reads in one poll phase (up to 32 datagrams per socket), or more when
-    // the last flush was less than commitIntervalMs ago: an idle server commits and answers at
-    // once, and a busy one commits once for everything that arrived meanwhile.
+    // A batch is what libuv reads in one poll phase (up to 32 datagrams per socket), or more while
+    // the last commit's pacing gap runs: an idle server commits and answers at once, and a busy one
+    // commits once for everything that arrived meanwhile.
     this.#scheduleFlush();
     const handler = this.#options.handler;
     const writesBefore = handler.queuedWrites;

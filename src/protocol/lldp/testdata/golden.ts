@@ -20,3 +20,20 @@ export const GOLDEN_LLDPDUS = {
   /** lldpd with local chassis/port IDs and a port description. */
   lldpdLocalIds: '02100762726b64732d636861737369732d370408074769312f302f37060200040a0c62726b64732d7377697463680c1162726b64732074657374207377697463680e04009c0004100c05010afa0001020000000200081075706c696e6b20746f207261636b2037fe0900120f030100000000fe0900120f0100800000000000',
 } as const;
+
+/**
+ * What lldpd advertised in `lldpdBridgeMacIds` (its own config, and `lldpcli show neighbors` on the
+ * far end), as summarizeLldpdu renders it: the one expectation the codec and the API tests share.
+ */
+export const LLDPD_BRIDGE_MAC_IDS_SUMMARY = {
+  chassisId: '9a:df:cc:8d:d4:59',
+  chassisIdSubtype: 'macAddress',
+  portId: '9a:df:cc:8d:d4:59',
+  portIdSubtype: 'macAddress',
+  ttl: 4, // tx-interval 1 s × hold multiplier 4
+  portDescription: 'brkdsbr',
+  systemName: 'brkds-switch',
+  systemDescription: 'brkds test switch',
+  capabilities: ['bridge'],
+  managementAddresses: ['10.250.0.1', 'fe80::98df:ccff:fe8d:d459'],
+} as const;
