@@ -4,7 +4,6 @@ import type { LeaseRecord, LeaseState } from '../registry/index.js';
 export interface LeaseStore {
   loadAll(): LeaseRecord[];
   store(records: Iterable<LeaseRecord>): void;
-  expireDue(subnet: string, now: number, limit: number): string[];
 }
 
 /** States that hold an address until they lapse. */
@@ -56,10 +55,10 @@ export class LeaseTable {
     return best;
   }
 
-  /** Applies a change in memory and queues it for the next flush (offers: memory only, see above). */
-  put(lease: LeaseRecord): void {
+  /** Applies a change in memory and, when `stored` (everything but offers, see above), queues it for the next flush. */
+  put(lease: LeaseRecord, stored = lease.state !== 'offered'): void {
     this.#index(lease);
-    if (lease.state !== 'offered') {
+    if (stored) {
       this.#dirty.set(lease.ip, lease);
       this.#queued++;
     }
@@ -87,18 +86,21 @@ export class LeaseTable {
   }
 
   /**
-   * The lease sweep: flushes, then marks at most `limit` lapsed offers and bindings of `subnet`
-   * expired in the registry and here. Returns the addresses it expired.
+   * The lease sweep: marks at most `limit` lapsed offers and bindings of `subnet` expired, here and
+   * (bindings; offers were never stored) in the registry, then flushes. The table holds every lease,
+   * so the lapsed ones are found in memory: the registry needs no index on state and expiry, which
+   * every group commit would otherwise have to update. Returns the addresses it expired.
    */
   sweep(subnet: string, now: number, limit: number): string[] {
-    this.flush();
-    const expired = this.#store.expireDue(subnet, now, limit);
-    for (const ip of expired) {
-      const lease = this.#byIp.get(ip);
-      if (lease && (lease.state === 'offered' || lease.state === 'bound') && lease.expiresAt <= now) {
-        this.#byIp.set(ip, { ...lease, state: 'expired', updatedAt: now });
-      }
+    const expired: string[] = [];
+    for (const lease of this.#byIp.values()) {
+      if (expired.length >= limit) break;
+      if (lease.subnet !== subnet || (lease.state !== 'offered' && lease.state !== 'bound') || lease.expiresAt > now) continue;
+      expired.push(lease.ip);
+      // An offer was never stored (see above): its lapse is not either.
+      this.put({ ...lease, state: 'expired', updatedAt: now }, lease.state === 'bound');
     }
+    this.flush();
     return expired;
   }
 

@@ -61,7 +61,6 @@ export class LeaseRepo {
   readonly #reservation;
   readonly #reservationOfIp;
   readonly #all;
-  readonly #expireDue;
   readonly #allReservations;
   readonly #dataVersion;
   readonly #activeByMac;
@@ -80,12 +79,6 @@ export class LeaseRepo {
     this.#allReservations = db.prepare('SELECT mac, ip, hostname FROM reservations');
     this.#dataVersion = db.prepare('PRAGMA data_version').pluck();
     this.#activeByMac = db.prepare(`SELECT mac, ip FROM leases WHERE mac IS NOT NULL AND state = 'bound' AND expires_at > ? ORDER BY ip`);
-    // Bounded: the (subnet, state, expires_at) index finds the lapsed rows, LIMIT caps one sweep's work.
-    this.#expireDue = db.prepare(
-      `UPDATE leases SET state = 'expired', updated_at = @now
-       WHERE ip IN (SELECT ip FROM leases WHERE subnet = @subnet AND state IN ('offered', 'bound') AND expires_at <= @now LIMIT @limit)
-       RETURNING ip`,
-    );
     // Positional parameters: binding from an object costs a property lookup per column per row.
     this.#upsert = db.prepare(
       `INSERT INTO leases (ip, mac, client_id, hostname, subnet, state, expires_at, updated_at)
@@ -123,14 +116,6 @@ export class LeaseRepo {
     // Not nested as a SAVEPOINT: inside one, every upsert opens a statement journal (a temp file).
     if (this.#db.inTransaction) write();
     else this.#db.transaction(write).immediate();
-  }
-
-  /**
-   * Marks at most `limit` lapsed offers and bindings of one subnet expired (the DHCP lease sweep);
-   * returns their addresses. Bounded so one sweep never holds the write lock for long.
-   */
-  expireDue(subnet: string, now: number, limit: number): string[] {
-    return (this.#expireDue.all({ subnet, now, limit: Math.max(1, Math.trunc(limit)) }) as Array<{ ip: string }>).map((r) => r.ip);
   }
 
   get(ip: string): Lease | null {

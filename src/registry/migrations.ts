@@ -116,4 +116,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE leases_v2 RENAME TO leases;
   CREATE INDEX leases_subnet_state ON leases(subnet, state, expires_at);
   `,
+  /*
+   * 3: no index on (subnet, state, expires_at). The DHCP server keeps every lease in memory and
+   * finds lapsed ones there (netboot/dhcp-leases.ts sweep); the index only cost every group commit
+   * a second B-tree update per lease (about a fifth of a commit's time, measured).
+   */ `
+  DROP INDEX IF EXISTS leases_subnet_state;
+  `,
 ];

@@ -106,7 +106,7 @@ describe('migration 2: leases keyed by address alone', () => {
       const sql = (db.prepare(`SELECT sql FROM sqlite_master WHERE name = 'leases'`).get() as { sql: string }).sql;
       expect(sql).toMatch(/WITHOUT ROWID\s*$/);
       const indexes = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leases' AND sql IS NOT NULL`).all() as Array<{ name: string }>).map((r) => r.name);
-      expect(indexes).toEqual(['leases_subnet_state']);
+      expect(indexes).toEqual([]);
     } finally {
       db.close();
     }
