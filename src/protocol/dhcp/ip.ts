@@ -37,11 +37,13 @@ export function intToIp(n: number): string {
 }
 
 export function ipFromBytes(buf: Uint8Array, offset = 0): string {
+  // Most header addresses of a request are unset: no string is built for them.
+  if ((buf[offset]! | buf[offset + 1]! | buf[offset + 2]! | buf[offset + 3]!) === 0) return ZERO_IP;
   return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
 }
 
 export function writeIp(buf: Buffer, ip: string, offset: number): void {
-  buf.writeUInt32BE(ipToInt(ip), offset);
+  buf.writeUInt32BE(ip === ZERO_IP ? 0 : ipToInt(ip), offset);
 }
 
 export interface Cidr {

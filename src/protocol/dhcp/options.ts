@@ -61,18 +61,25 @@ export interface DhcpOptions {
 }
 
 /**
- * A typed option's codec. Encoding is two-step so a reply is written straight into its datagram:
- * `size` is the value's byte length, `write` puts exactly that many bytes at `at` (no allocation).
+ * A typed option's codec. `decode` reads the value from buf[start, end) in place (no slice is made
+ * for a value that becomes a number or a string). Encoding is two-step so a reply is written
+ * straight into its datagram: `size` is the value's byte length, `write` puts exactly that many
+ * bytes at `at` (no allocation).
  */
-type Codec<T> = { decode(data: Buffer): T | undefined; size(value: T): number; write(value: T, buf: Buffer, at: number): void };
+type Codec<T> = { decode(buf: Buffer, start: number, end: number): T | undefined; size(value: T): number; write(value: T, buf: Buffer, at: number): void };
 
 const ip: Codec<string> = {
-  decode: (d) => (d.length === 4 ? ipFromBytes(d) : undefined),
+  decode: (d, s, e) => (e - s === 4 ? ipFromBytes(d, s) : undefined),
   size: () => 4,
   write: (v, buf, at) => writeIp(buf, v, at),
 };
 const ipList: Codec<string[]> = {
-  decode: (d) => (d.length > 0 && d.length % 4 === 0 ? Array.from({ length: d.length / 4 }, (_, i) => ipFromBytes(d, i * 4)) : undefined),
+  decode: (d, s, e) => {
+    if (e - s === 0 || (e - s) % 4 !== 0) return undefined;
+    const out: string[] = [];
+    for (let i = s; i < e; i += 4) out.push(ipFromBytes(d, i));
+    return out;
+  },
   size: (v) => 4 * v.length,
   write: (v, buf, at) => {
     for (let i = 0; i < v.length; i++) writeIp(buf, v[i]!, at + 4 * i);
@@ -80,37 +87,53 @@ const ipList: Codec<string[]> = {
 };
 /** Strings are latin1 so every byte survives a round trip; trailing NULs (some clients send them) are dropped. */
 const text: Codec<string> = {
-  decode: (d) => (d.length > 0 ? d.toString('latin1').replace(/\0+$/, '') : undefined),
+  decode: (d, s, e) => {
+    let end = e;
+    while (end > s && d[end - 1] === 0) end--;
+    return e > s ? d.toString('latin1', s, end) : undefined;
+  },
   size: (v) => Buffer.byteLength(v, 'latin1'),
   write: (v, buf, at) => void buf.write(v, at, 'latin1'),
 };
 const u32: Codec<number> = {
-  decode: (d) => (d.length === 4 ? d.readUInt32BE(0) : undefined),
+  decode: (d, s, e) => (e - s === 4 ? d.readUInt32BE(s) : undefined),
   size: () => 4,
   write: (v, buf, at) => void buf.writeUInt32BE(v >>> 0, at),
 };
 const u16: Codec<number> = {
-  decode: (d) => (d.length === 2 ? d.readUInt16BE(0) : undefined),
+  decode: (d, s, e) => (e - s === 2 ? d.readUInt16BE(s) : undefined),
   size: () => 2,
   write: (v, buf, at) => void buf.writeUInt16BE(v & 0xffff, at),
 };
-const bytes: Codec<Buffer> = { decode: (d) => (d.length > 0 ? Buffer.from(d) : undefined), size: (v) => v.length, write: (v, buf, at) => void v.copy(buf, at) };
+/** A copy, so a decoded message never pins (or aliases) the datagram it came in. */
+const copyOf = (d: Buffer, s: number, e: number): Buffer => Buffer.from(d.subarray(s, e));
+const bytes: Codec<Buffer> = { decode: (d, s, e) => (e > s ? copyOf(d, s, e) : undefined), size: (v) => v.length, write: (v, buf, at) => void v.copy(buf, at) };
 const u8List: Codec<number[]> = {
-  decode: (d) => (d.length > 0 ? [...d] : undefined),
+  decode: (d, s, e) => {
+    if (e === s) return undefined;
+    const out: number[] = [];
+    for (let i = s; i < e; i++) out.push(d[i]!);
+    return out;
+  },
   size: (v) => v.length,
   write: (v, buf, at) => {
     for (let i = 0; i < v.length; i++) buf[at + i] = v[i]! & 255;
   },
 };
 const u16List: Codec<number[]> = {
-  decode: (d) => (d.length > 0 && d.length % 2 === 0 ? Array.from({ length: d.length / 2 }, (_, i) => d.readUInt16BE(i * 2)) : undefined),
+  decode: (d, s, e) => {
+    if (e === s || (e - s) % 2 !== 0) return undefined;
+    const out: number[] = [];
+    for (let i = s; i < e; i += 2) out.push(d.readUInt16BE(i));
+    return out;
+  },
   size: (v) => 2 * v.length,
   write: (v, buf, at) => {
     for (let i = 0; i < v.length; i++) buf.writeUInt16BE(v[i]! & 0xffff, at + 2 * i);
   },
 };
 const messageType: Codec<MessageType> = {
-  decode: (d) => (d.length === 1 ? MESSAGE_TYPES[d[0] as keyof typeof MESSAGE_TYPES] : undefined),
+  decode: (d, s, e) => (e - s === 1 ? MESSAGE_TYPES[d[s] as keyof typeof MESSAGE_TYPES] : undefined),
   size: () => 1,
   write: (v, buf, at) => void (buf[at] = MESSAGE_CODES[v]),
 };
@@ -138,7 +161,7 @@ export function encodeSubOptions(list: SubOption[]): Buffer {
 }
 
 const subOptions: Codec<SubOption[]> = {
-  decode: (d) => decodeSubOptions(d),
+  decode: (d, s, e) => decodeSubOptions(d.subarray(s, e)),
   size: (v) => v.reduce((n, o) => n + 2 + o.data.length, 0),
   write: (v, buf, at) => {
     let i = at;
@@ -151,7 +174,8 @@ const subOptions: Codec<SubOption[]> = {
 };
 
 const userClass: Codec<UserClass> = {
-  decode: (d) => {
+  decode: (buf, s, e) => {
+    const d = buf.subarray(s, e);
     if (d.length === 0) return undefined;
     // RFC 3004: one or more (len, data) with len >= 1 that exactly fill the option.
     const classes: string[] = [];
@@ -177,7 +201,7 @@ const userClass: Codec<UserClass> = {
 };
 
 const ndi: Codec<ClientNdi> = {
-  decode: (d) => (d.length === 3 ? { type: d[0]!, major: d[1]!, minor: d[2]! } : undefined),
+  decode: (d, s, e) => (e - s === 3 ? { type: d[s]!, major: d[s + 1]!, minor: d[s + 2]! } : undefined),
   size: () => 3,
   write: (v, buf, at) => {
     buf[at] = v.type;
@@ -187,7 +211,8 @@ const ndi: Codec<ClientNdi> = {
 };
 
 const uuid: Codec<ClientUuid> = {
-  decode: (d) => {
+  decode: (buf, s, e) => {
+    const d = buf.subarray(s, e);
     if (d.length !== 17) return undefined;
     const u = d.subarray(1);
     // SMBIOS stores time_low, time_mid and time_hi_and_version little-endian; the rest big-endian.
@@ -252,16 +277,31 @@ export const OPTION_TABLE: ReadonlyMap<number, Entry> = new Map<number, Entry>([
 
 const CODE_OF = new Map<Typed, number>([...OPTION_TABLE].map(([code, e]) => [e.key, code]));
 
-/** Typed view of concatenated option data (RFC 3396 already applied). */
-export function typeOptions(raw: ReadonlyMap<number, Buffer>): DhcpOptions {
+/** Each typed code's table entry, indexed by code (the decoder's lookup). */
+const ENTRY_OF_CODE: ReadonlyArray<Entry | undefined> = Array.from({ length: 256 }, (_, code) => OPTION_TABLE.get(code));
+
+/**
+ * Where each option's value lies: flat triples (code, start, end) into `buf`, in wire order, each
+ * code at most once (the decoder has already joined RFC 3396 continuations into their own buffer).
+ */
+export interface OptionSpans {
+  buf: Buffer;
+  spans: number[];
+}
+
+/** Typed view of the options; a value that does not decode as its type is kept raw in `other`. */
+export function typeOptions({ buf, spans }: OptionSpans): DhcpOptions {
   const out: DhcpOptions = { other: [] };
   const sink = out as unknown as Record<string, unknown>;
-  for (const [code, data] of raw) {
+  for (let i = 0; i < spans.length; i += 3) {
+    const code = spans[i]!;
+    const start = spans[i + 1]!;
+    const end = spans[i + 2]!;
     if (code === OPT.OVERLOAD) continue;
-    const entry = OPTION_TABLE.get(code);
-    const value = entry?.codec.decode(data);
+    const entry = ENTRY_OF_CODE[code];
+    const value = entry?.codec.decode(buf, start, end);
     if (entry && value !== undefined) sink[entry.key] = value;
-    else out.other.push({ code, data: Buffer.from(data) });
+    else out.other.push({ code, data: Buffer.from(buf.subarray(start, end)) });
   }
   if (out.other.length > 1) out.other.sort((a, b) => a.code - b.code);
   return out;
@@ -306,8 +346,11 @@ export function optionsLength(options: DhcpOptions): number {
   return n;
 }
 
-function writeTlv(code: number, codec: Codec<unknown>, value: unknown, buf: Buffer, at: number): number {
+function writeTlv(code: number, codec: Codec<unknown>, value: unknown, buf: Buffer, at: number, limit: number): number {
   const len = codec.size(value);
+  if (at + tlvLength(len) > limit) {
+    throw new BootrackError('DHCP_ENCODE_FAILED', `option ${code} (${len} bytes) does not fit in the message`, { code, length: len });
+  }
   if (len <= 255) {
     buf[at] = code;
     buf[at + 1] = len;
@@ -331,24 +374,25 @@ const rawCodec = bytes as Codec<unknown>;
 
 /**
  * Writes every option at `at` in wire order (53, 54, then ascending; typed and raw merged), values
- * over 255 bytes split per RFC 3396. `buf` must hold optionsLength(options) bytes from `at`.
- * Returns the offset after them.
+ * over 255 bytes split per RFC 3396. Throws DHCP_ENCODE_FAILED rather than write past `limit`
+ * (default: the end of `buf`). Returns the offset after them.
  */
-export function writeOptions(options: DhcpOptions, buf: Buffer, at: number): number {
+export function writeOptions(options: DhcpOptions, buf: Buffer, at: number, limit = buf.length): number {
   const source = options as unknown as Record<string, unknown>;
-  const raw = rawInOrder(options);
+  const raw = options.other.length === 0 ? options.other : rawInOrder(options);
   let r = 0;
-  for (const { code, key, codec } of WIRE_ORDER) {
+  for (let w = 0; w < WIRE_ORDER.length; w++) {
+    const { code, key, codec } = WIRE_ORDER[w]!;
     while (r < raw.length && rank(raw[r]!.code) < rank(code)) {
       const o = raw[r++]!;
-      at = writeTlv(o.code, rawCodec, o.data, buf, at);
+      at = writeTlv(o.code, rawCodec, o.data, buf, at, limit);
     }
     const value = source[key];
-    if (value !== undefined) at = writeTlv(code, codec, value, buf, at);
+    if (value !== undefined) at = writeTlv(code, codec, value, buf, at, limit);
   }
   while (r < raw.length) {
     const o = raw[r++]!;
-    at = writeTlv(o.code, rawCodec, o.data, buf, at);
+    at = writeTlv(o.code, rawCodec, o.data, buf, at, limit);
   }
   return at;
 }

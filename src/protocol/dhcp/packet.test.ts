@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isBootrackError } from '../../common/errors.js';
 import { udpPayloads } from '../../../test/helpers/dhcp-pcap.js';
 import { classify } from '../pxe/classify.js';
-import { MIN_PACKET_LENGTH, OPT } from './constants.js';
+import { FILE_OFFSET, MIN_PACKET_LENGTH, OPT } from './constants.js';
 import { decodePacket, encodePacket, encodingLength, type DhcpPacket } from './packet.js';
 
 const TESTDATA = join(import.meta.dirname, '../../../testdata/dhcp');
@@ -109,6 +109,16 @@ describe('codec round trip and length invariants', () => {
     const bytes = encodePacket(p, { maxPayload: 1500 });
     expect(bytes.filter((_, i) => i >= 240 && bytes[i] === 67 && (bytes[i + 1] === 255 || bytes[i + 1] === 90)).length).toBeGreaterThanOrEqual(3);
     expectRoundTrip(p, 1500);
+  });
+
+  it('a value continued from the options field into the file field (overload) is joined in order, and the next message starts afresh', () => {
+    const bytes = encodePacket(basePacket({ options: { messageType: 'DISCOVER', other: [] } }));
+    const at = bytes.indexOf(255, 240);
+    const withOverload = Buffer.concat([bytes.subarray(0, at), Buffer.from([52, 1, 1, 12, 3, ...Buffer.from('abc'), 255]), Buffer.alloc(64)]);
+    Buffer.from([12, 3, ...Buffer.from('def'), 255]).copy(withOverload, FILE_OFFSET);
+    expect(decodePacket(withOverload).options).toMatchObject({ messageType: 'DISCOVER', hostname: 'abcdef' });
+    const single = encodePacket(basePacket({ options: { messageType: 'DISCOVER', hostname: 'ghi', other: [] } }));
+    expect(decodePacket(single).options.hostname).toBe('ghi');
   });
 
   it('options too big for the options field overflow into file and sname with option 52', () => {

@@ -14,7 +14,7 @@ import {
   SNAME_OFFSET,
 } from './constants.js';
 import { ipFromBytes, writeIp } from './ip.js';
-import { optionInstances, optionsLength, typeOptions, writeOptions, type DhcpOptions } from './options.js';
+import { optionInstances, optionsLength, typeOptions, writeOptions, type DhcpOptions, type OptionSpans } from './options.js';
 
 /** One DHCP message (RFC 2131 §2), bytes ⇄ typed value. Addresses are dotted quads. */
 export interface DhcpPacket {
@@ -41,10 +41,19 @@ function malformed(reason: string, details: Record<string, unknown> = {}): Bootr
 }
 
 /**
- * Reads one option region. PAD is a single byte; END stops the region. Repeated codes are
- * concatenated in order (RFC 3396). Throws DHCP_MALFORMED on a TLV that runs past the region.
+ * Which codes the current decode has seen: seenIn[code] === decodeNumber when it has. A code seen
+ * twice is an RFC 3396 continuation, which only long options use.
  */
-function readRegion(buf: Buffer, start: number, end: number, into: Map<number, Buffer>, region: string): void {
+const seenIn = new Uint32Array(256);
+let decodeNumber = 0;
+
+/**
+ * Reads one option region into spans (code, start, end). PAD is a single byte; END stops the
+ * region. Returns whether a code appeared again (its values must then be joined). Throws
+ * DHCP_MALFORMED on a TLV that runs past the region.
+ */
+function readRegion(buf: Buffer, start: number, end: number, spans: number[], region: string): boolean {
+  let repeated = false;
   let i = start;
   while (i < end) {
     const code = buf[i]!;
@@ -52,22 +61,42 @@ function readRegion(buf: Buffer, start: number, end: number, into: Map<number, B
       i += 1;
       continue;
     }
-    if (code === OPT.END) return;
+    if (code === OPT.END) break;
     if (i + 1 >= end) throw malformed('option length byte missing', { region, code, offset: i });
     const len = buf[i + 1]!;
     if (i + 2 + len > end) throw malformed('option runs past the end', { region, code, offset: i, length: len });
-    const data = buf.subarray(i + 2, i + 2 + len);
-    const before = into.get(code);
-    // RFC 3396: a code that appears again continues the same value (rare: only long options).
-    into.set(code, before === undefined ? data : Buffer.concat([before, data]));
+    spans.push(code, i + 2, i + 2 + len);
+    if (seenIn[code] === decodeNumber) repeated = true;
+    else seenIn[code] = decodeNumber;
     i += 2 + len;
   }
+  return repeated;
+}
+
+/** RFC 3396: the instances of a code, in the order they came, make one value. */
+function joinContinuations(buf: Buffer, spans: number[]): OptionSpans {
+  const pieces = new Map<number, Buffer[]>();
+  for (let i = 0; i < spans.length; i += 3) {
+    const piece = buf.subarray(spans[i + 1], spans[i + 2]);
+    const list = pieces.get(spans[i]!);
+    if (list) list.push(piece);
+    else pieces.set(spans[i]!, [piece]);
+  }
+  const joined: number[] = [];
+  let at = 0;
+  for (const [code, list] of pieces) {
+    const length = list.reduce((n, p) => n + p.length, 0);
+    joined.push(code, at, at + length);
+    at += length;
+  }
+  return { buf: Buffer.concat([...pieces.values()].flat()), spans: joined };
 }
 
 function cString(buf: Buffer, offset: number, length: number): string {
+  if (buf[offset] === 0) return ''; // the usual case: an unused field
   const field = buf.subarray(offset, offset + length);
   const nul = field.indexOf(0);
-  return field.subarray(0, nul === -1 ? field.length : nul).toString('latin1');
+  return field.toString('latin1', 0, nul === -1 ? field.length : nul);
 }
 
 /** Decodes a DHCP message; throws DHCP_MALFORMED naming what is wrong. Never reads past `buf`. */
@@ -79,16 +108,19 @@ export function decodePacket(buf: Buffer): DhcpPacket {
   if (hlen > 16) throw malformed('hlen exceeds the 16-byte chaddr field', { hlen });
   const cookie = buf.readUInt32BE(HEADER_LENGTH);
   if (cookie !== MAGIC_COOKIE) throw malformed('bad magic cookie', { cookie: cookie.toString(16) });
-  const parts = new Map<number, Buffer>();
-  readRegion(buf, OPTIONS_OFFSET, buf.length, parts, 'options');
+  decodeNumber = decodeNumber === 0xffffffff ? 1 : decodeNumber + 1;
+  if (decodeNumber === 1) seenIn.fill(0);
+  const spans: number[] = [];
+  let repeated = readRegion(buf, OPTIONS_OFFSET, buf.length, spans, 'options');
   // RFC 2132 §9.3: option overload moves more options into file (1), sname (2) or both (3), read in that order.
-  const overload = parts.get(OPT.OVERLOAD);
   let overloadValue = 0;
-  if (overload !== undefined) {
-    if (overload.length !== 1 || overload[0]! < 1 || overload[0]! > 3) throw malformed('bad option overload value', { value: [...overload] });
+  if (seenIn[OPT.OVERLOAD] === decodeNumber) {
+    const overload: number[] = [];
+    for (let i = 0; i < spans.length; i += 3) if (spans[i] === OPT.OVERLOAD) overload.push(...buf.subarray(spans[i + 1], spans[i + 2]));
+    if (overload.length !== 1 || overload[0]! < 1 || overload[0]! > 3) throw malformed('bad option overload value', { value: overload });
     overloadValue = overload[0]!;
-    if (overloadValue & 1) readRegion(buf, FILE_OFFSET, FILE_OFFSET + FILE_LENGTH, parts, 'file');
-    if (overloadValue & 2) readRegion(buf, SNAME_OFFSET, SNAME_OFFSET + SNAME_LENGTH, parts, 'sname');
+    if (overloadValue & 1) repeated = readRegion(buf, FILE_OFFSET, FILE_OFFSET + FILE_LENGTH, spans, 'file') || repeated;
+    if (overloadValue & 2) repeated = readRegion(buf, SNAME_OFFSET, SNAME_OFFSET + SNAME_LENGTH, spans, 'sname') || repeated;
   }
   return {
     op,
@@ -105,7 +137,7 @@ export function decodePacket(buf: Buffer): DhcpPacket {
     chaddr: Buffer.from(buf.subarray(28, 44)),
     sname: overloadValue & 2 ? '' : cString(buf, SNAME_OFFSET, SNAME_LENGTH),
     file: overloadValue & 1 ? '' : cString(buf, FILE_OFFSET, FILE_LENGTH),
-    options: typeOptions(parts),
+    options: typeOptions(repeated ? joinContinuations(buf, spans) : { buf, spans }),
   };
 }
 
@@ -114,9 +146,8 @@ export interface EncodeOptions {
   maxPayload?: number;
 }
 
-interface Layout {
-  /** Everything fits in the options field: written straight into the datagram. */
-  direct: boolean;
+/** Where the option instances go when they do not all fit in the options field (RFC 2132 §9.3). */
+interface Overflow {
   main: Buffer[];
   file: Buffer[];
   sname: Buffer[];
@@ -127,17 +158,22 @@ function fits(list: Buffer[], chunk: Buffer, capacity: number): boolean {
   return list.reduce((n, b) => n + b.length, 0) + chunk.length <= capacity;
 }
 
-/**
- * Decides where each option instance goes. Options stay in the options field when they fit in
- * maxPayload; otherwise, if file and sname are free, they overflow into file then sname with
- * option 52 (RFC 2132 §9.3). Throws DHCP_ENCODE_FAILED when even that is not enough.
- */
-function layout(packet: DhcpPacket, options: EncodeOptions): Layout {
-  const maxPayload = Math.max(options.maxPayload ?? DEFAULT_MAX_PAYLOAD, MIN_PACKET_LENGTH);
-  const total = optionsLength(packet.options);
+function maxPayloadOf(options: EncodeOptions): number {
+  return Math.max(options.maxPayload ?? DEFAULT_MAX_PAYLOAD, MIN_PACKET_LENGTH);
+}
+
+/** Datagram length when all options (`total` bytes) stay in the options field, or null when they do not fit. */
+function directLength(total: number, maxPayload: number): number | null {
   const plain = OPTIONS_OFFSET + total + 1;
-  if (plain <= maxPayload) return { direct: true, main: [], file: [], sname: [], length: Math.max(plain, MIN_PACKET_LENGTH) };
-  const instances = optionInstances(packet.options);
+  return plain <= maxPayload ? Math.max(plain, MIN_PACKET_LENGTH) : null;
+}
+
+/**
+ * Options that do not fit in maxPayload overflow, if file and sname are free, into file then sname
+ * with option 52 (RFC 2132 §9.3); this decides where each instance goes. Throws
+ * DHCP_ENCODE_FAILED when even that is not enough.
+ */
+function overflow(packet: DhcpPacket, instances: Buffer[], total: number, maxPayload: number): Overflow {
   const tooLarge = () =>
     new BootrackError('DHCP_ENCODE_FAILED', `options need ${total} bytes; at most ${maxPayload} bytes may be sent`, { optionBytes: total, maxPayload });
   const mainCapacity = maxPayload - OPTIONS_OFFSET - 3 - 1; // 3 for option 52 itself, 1 for END
@@ -152,12 +188,21 @@ function layout(packet: DhcpPacket, options: EncodeOptions): Layout {
     regions[order[r]![0]].push(chunk);
   }
   const used = regions.main.reduce((n, b) => n + b.length, 0);
-  return { direct: false, ...regions, length: Math.max(OPTIONS_OFFSET + 3 + used + 1, MIN_PACKET_LENGTH) };
+  return { ...regions, length: Math.max(OPTIONS_OFFSET + 3 + used + 1, MIN_PACKET_LENGTH) };
+}
+
+/** The TLVs of an options region, one buffer per instance. */
+function instancesOf(region: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < region.length; at += 2 + region[at + 1]!) out.push(region.subarray(at, at + 2 + region[at + 1]!));
+  return out;
 }
 
 /** Bytes `encodePacket` will write for this packet: the length invariant the tests check. */
 export function encodingLength(packet: DhcpPacket, options: EncodeOptions = {}): number {
-  return layout(packet, options).length;
+  const maxPayload = maxPayloadOf(options);
+  const total = optionsLength(packet.options);
+  return directLength(total, maxPayload) ?? overflow(packet, optionInstances(packet.options), total, maxPayload).length;
 }
 
 function writeField(buf: Buffer, offset: number, length: number, value: string, name: string): void {
@@ -168,31 +213,50 @@ function writeField(buf: Buffer, offset: number, length: number, value: string, 
   buf.write(value, offset, size, 'latin1');
 }
 
+/**
+ * Where a message is assembled before its length is known: the header and every option are
+ * written here in one pass, then copied into a datagram of exactly the right size. 64 KiB is the
+ * largest UDP payload; options that would not fit fail to encode.
+ */
+const scratch = Buffer.alloc(65_536);
+
 export function encodePacket(packet: DhcpPacket, options: EncodeOptions = {}): Buffer {
-  const plan = layout(packet, options);
-  const buf = Buffer.allocUnsafe(plan.length).fill(0);
   if (packet.hlen > 16 || packet.chaddr.length > 16) throw new BootrackError('DHCP_ENCODE_FAILED', 'chaddr is at most 16 bytes', { hlen: packet.hlen });
-  buf[0] = packet.op;
-  buf[1] = packet.htype;
-  buf[2] = packet.hlen;
-  buf[3] = packet.hops;
-  buf.writeUInt32BE(packet.xid >>> 0, 4);
-  buf.writeUInt16BE(packet.secs & 0xffff, 8);
-  buf.writeUInt16BE(packet.flags & 0xffff, 10);
-  writeIp(buf, packet.ciaddr, 12);
-  writeIp(buf, packet.yiaddr, 16);
-  writeIp(buf, packet.siaddr, 20);
-  writeIp(buf, packet.giaddr, 24);
-  packet.chaddr.copy(buf, 28, 0, Math.min(16, packet.chaddr.length));
-  buf.writeUInt32BE(MAGIC_COOKIE, HEADER_LENGTH);
-  let at = OPTIONS_OFFSET;
-  const overload = (plan.file.length ? 1 : 0) | (plan.sname.length ? 2 : 0);
-  if (overload) {
-    buf[at++] = OPT.OVERLOAD;
-    buf[at++] = 1;
-    buf[at++] = overload;
+  const maxPayload = maxPayloadOf(options);
+  const head = scratch;
+  head.fill(0, 0, OPTIONS_OFFSET);
+  head[0] = packet.op;
+  head[1] = packet.htype;
+  head[2] = packet.hlen;
+  head[3] = packet.hops;
+  head.writeUInt32BE(packet.xid >>> 0, 4);
+  head.writeUInt16BE(packet.secs & 0xffff, 8);
+  head.writeUInt16BE(packet.flags & 0xffff, 10);
+  writeIp(head, packet.ciaddr, 12);
+  writeIp(head, packet.yiaddr, 16);
+  writeIp(head, packet.siaddr, 20);
+  writeIp(head, packet.giaddr, 24);
+  packet.chaddr.copy(head, 28, 0, Math.min(16, packet.chaddr.length));
+  head.writeUInt32BE(MAGIC_COOKIE, HEADER_LENGTH);
+  const end = writeOptions(packet.options, scratch, OPTIONS_OFFSET, scratch.length);
+  const total = end - OPTIONS_OFFSET;
+  const length = directLength(total, maxPayload);
+  if (length !== null) {
+    const buf = Buffer.allocUnsafe(length);
+    scratch.copy(buf, 0, 0, end);
+    buf.fill(0, end);
+    buf[end] = OPT.END;
+    writeField(buf, FILE_OFFSET, FILE_LENGTH, packet.file, 'file');
+    writeField(buf, SNAME_OFFSET, SNAME_LENGTH, packet.sname, 'sname');
+    return buf;
   }
-  if (plan.direct) at = writeOptions(packet.options, buf, at);
+  const plan = overflow(packet, instancesOf(scratch.subarray(OPTIONS_OFFSET, end)), total, maxPayload);
+  const buf = Buffer.alloc(plan.length);
+  scratch.copy(buf, 0, 0, OPTIONS_OFFSET);
+  let at = OPTIONS_OFFSET;
+  buf[at++] = OPT.OVERLOAD;
+  buf[at++] = 1;
+  buf[at++] = (plan.file.length ? 1 : 0) | (plan.sname.length ? 2 : 0);
   for (const chunk of plan.main) at += chunk.copy(buf, at);
   buf[at] = OPT.END;
   const fill = (chunks: Buffer[], offset: number) => {
