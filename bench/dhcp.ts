@@ -2,7 +2,8 @@
  * `npm run bench:dhcp` (tsx bench/dhcp.ts): perfdhcp DORA against Kea (memfile, persist on), dnsmasq
  * (lease file on disk) and bootrack (leases in SQLite), each run by the shared harness
  * ../shared/bench/dhcp-bench.sh (two private namespaces, server on CPU 0, perfdhcp on CPU 1, relay
- * mode, a fresh server and an empty lease store per run). Prints the maximum rate at <= 1 % lost
+ * mode, a fresh server and an empty lease store per run); bootrack runs its shipped build (dist/,
+ * built first). Prints the maximum rate at <= 1 % lost
  * exchanges as ratios against Kea; target: bootrack >= 1.0x Kea.
  *
  * Interleaved: this box is a shared VM whose speed drifts by up to 2x over minutes, so running one
@@ -19,11 +20,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DAEMON_NODE_OPTIONS } from '../src/common/node-options.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH_DIR = process.env.BENCH_DIR ?? '/work/shared/bench';
 const RESULTS = process.env.RESULTS ?? '/tmp/bootrack-bench-dhcp';
 mkdirSync(RESULTS, { recursive: true });
+// bootrack is measured as it ships: the daemon (bench/dhcpd.ts) loads the service from dist/.
+if (spawnSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed');
 // Warm tsx's transform cache so the daemon binds udp/67 well within the harness's 10 s.
 spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'dhcpd.ts')], { cwd: REPO, stdio: 'ignore' });
 
@@ -50,7 +54,7 @@ async function harness(server: string, rate: number, reps: number): Promise<stri
     RATE_START: String(rate),
     RATE_MAX: String(rate),
     RESULTS,
-    CUSTOM_DHCP_CMD: `cd ${REPO} && exec ${process.execPath} --import tsx bench/dhcpd.ts`,
+    CUSTOM_DHCP_CMD: `cd ${REPO} && exec ${process.execPath} ${DAEMON_NODE_OPTIONS.join(' ')} --import tsx bench/dhcpd.ts`,
   };
   const child = spawn('bash', [join(BENCH_DIR, 'dhcp-bench.sh'), server], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';

@@ -2,16 +2,24 @@
  * bootrack's DHCP service alone, for the shared harness (../shared/bench/dhcp-bench.sh `custom`):
  * full mode on $BENCH_IFACE, pool $BENCH_POOL_START-$BENCH_POOL_END in the /16 of $BENCH_SERVER_IP,
  * leases persisted in a fresh SQLite registry under $BENCH_SCRATCH (like Kea memfile persist=true).
- * Run inside the server namespace: node --import tsx bench/dhcpd.ts. With no env it only loads (warm-up).
+ * Run inside the server namespace: node --import tsx bench/dhcpd.ts, after `npm run build`. With no env it
+ * only loads (warm-up).
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { silentLogger } from '../src/common/logger.js';
-import { createMetrics } from '../src/common/metrics.js';
-import { configSchema } from '../src/config/schema.js';
-import { DhcpPolicy } from '../src/netboot/dhcp.js';
-import { openRegistry } from '../src/registry/index.js';
-import { dhcpService } from '../src/servers/dhcp/index.js';
+
+/**
+ * The service is loaded from dist/ (`npm run build`), the JavaScript that `bootrack serve` runs:
+ * tsx's on-the-fly transform of src/ adds helpers (esbuild's __name) to hot functions, which the
+ * shipped build does not have. Types come from the sources the build was made of.
+ */
+const shipped = (module: string) => new URL(`../dist/${module}`, import.meta.url).href;
+const { silentLogger } = (await import(shipped('common/logger.js'))) as typeof import('../src/common/logger.js');
+const { createMetrics } = (await import(shipped('common/metrics.js'))) as typeof import('../src/common/metrics.js');
+const { configSchema } = (await import(shipped('config/schema.js'))) as typeof import('../src/config/schema.js');
+const { DhcpPolicy } = (await import(shipped('netboot/dhcp.js'))) as typeof import('../src/netboot/dhcp.js');
+const { openRegistry } = (await import(shipped('registry/index.js'))) as typeof import('../src/registry/index.js');
+const { dhcpService } = (await import(shipped('servers/dhcp/index.js'))) as typeof import('../src/servers/dhcp/index.js');
 
 const iface = process.env.BENCH_IFACE;
 if (iface) {

@@ -17,4 +17,4 @@ if [ "${1:-}" = "--no-serve" ]; then
   echo "built; start it with: bootrack serve"
   exit 0
 fi
-exec node --enable-source-maps dist/cli/bootrack.js serve "$@"
+exec node --enable-source-maps --max-semi-space-size=4 dist/cli/bootrack.js serve "$@"

@@ -2,6 +2,7 @@ import pino from 'pino';
 import type { Config } from './config/schema.js';
 import { loadConfig, type ConfigSources } from './config/load.js';
 import type { Logger } from './common/logger.js';
+import { missingDaemonOptions } from './common/node-options.js';
 import type { Running, Service } from './common/service.js';
 import { openRegistry, type Registry } from './registry/index.js';
 import { createMetrics, type Metrics } from './common/metrics.js';
@@ -127,6 +128,8 @@ export async function serve(sources: ConfigSources): Promise<void> {
   const { config, file } = loadConfig(sources);
   const logger = createLogger(config.log.level);
   logger.info({ config: file ?? '(embedded defaults)' }, 'bootrack starting');
+  const missing = missingDaemonOptions();
+  if (missing.length > 0) logger.warn({ missing }, 'node was started without the daemon options (see src/common/node-options.ts); GC pauses may stall DHCP under load');
   const daemon = await startDaemon(config, logger);
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'stopping');

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 import { processIo, reportError, type CliIo, type Command } from './io.js';
 
 /** Loads a command's module only when it runs, so `bootrack db check` never pays for ssh2 or the AWS SDK. */

@@ -138,7 +138,12 @@ const DEFAULT_COMMIT_INTERVAL_MS = 0;
  * gets, because a slower commit gathers more leases into the next one.
  */
 const COMMIT_GAP_PER_COMMIT_MS = 9;
-const MAX_COMMIT_GAP_MS = 10;
+/**
+ * The ACKs a commit releases leave together. Under perfdhcp at 7000 DORA/s a 10 ms cap sent bursts
+ * that overflowed the client's receive queue (0.1-0.4 % lost); 2 ms kept them small (0-0.06 %) at
+ * the same CPU per exchange.
+ */
+const MAX_COMMIT_GAP_MS = 2;
 
 type State = { phase: 'idle' } | { phase: 'running'; sockets: Socket[] } | { phase: 'stopped' };
 
