@@ -72,8 +72,8 @@ export const configSchema = z
         leaseSweepLimit: z.number().int().min(1).max(100_000).default(1000),
         /**
          * Least milliseconds between two lease commits (default 0). Whatever it is, a commit that
-         * took t ms spaces the next by 9 t (at most 2 ms), so commits stay near a tenth of the
-         * loop's time: idle, an ACK is committed and sent at once; busy, the ACKs share commits.
+         * took t ms spaces the next by 9 t (at most 2 ms): idle, an ACK is committed and sent at
+         * once; busy, the ACKs that arrive meanwhile share a commit.
          */
         commitIntervalMs: z.number().min(0).max(100).default(0),
       })

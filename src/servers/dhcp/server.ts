@@ -134,8 +134,8 @@ const DEFAULT_SWEEP_MS = 60_000;
 const DEFAULT_COMMIT_INTERVAL_MS = 0;
 /**
  * After a commit that took t ms the next one waits at least this many times t (and at most
- * MAX_COMMIT_GAP_MS): commits then take at most about a tenth of the loop's time however busy it
- * gets, because a slower commit gathers more leases into the next one.
+ * MAX_COMMIT_GAP_MS): short commits then take about a tenth of the loop's time, and a slower commit
+ * gathers more leases into the next one.
  */
 const COMMIT_GAP_PER_COMMIT_MS = 9;
 /**
