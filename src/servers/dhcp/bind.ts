@@ -14,6 +14,8 @@ import { BootrackError } from '../../common/errors.js';
 interface Addon {
   bindToDevice(fd: number, ifname: string): void;
   boundDevice(fd: number): string;
+  /** sendmmsg: sends buffers[start..] to ips[i]:ports[i]; the number the kernel took, or -errno when the first failed. */
+  sendBatch(fd: number, buffers: Buffer[], ips: number[], ports: number[], start: number): number;
 }
 
 const ADDON_PATH = fileURLToPath(new URL('../../../native/build/bindtodevice.node', import.meta.url));
@@ -38,7 +40,7 @@ export function loadBindAddon(): Addon {
  * The fd of a bound dgram socket (libuv creates it at bind time). Node keeps the UDP handle in the
  * socket's internal state symbol; reading it there avoids the deprecated `_handle` getter (DEP0112).
  */
-function socketFd(socket: Socket): number {
+export function socketFd(socket: Socket): number {
   const stateKey = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
   const state = stateKey === undefined ? undefined : (socket as unknown as Record<symbol, { handle?: { fd?: number } } | undefined>)[stateKey];
   const fd = state?.handle?.fd;
@@ -57,6 +59,15 @@ export function bindSocketToDevice(socket: Socket, ifname: string): void {
   }
   const bound = native.boundDevice(fd);
   if (bound !== ifname) throw new BootrackError('DHCP_INTERFACE_UNAVAILABLE', `SO_BINDTODEVICE reads back ${JSON.stringify(bound)}, not ${ifname}`, { interface: ifname });
+}
+
+/**
+ * Sends buffers[start..] from the socket `fd` to ips[i] (IPv4 as an unsigned number) and ports[i]
+ * in one sendmmsg(2). Returns how many the kernel took from `start` on, or -errno when the first
+ * one failed (-EAGAIN: the send queue is full).
+ */
+export function sendBatch(fd: number, buffers: Buffer[], ips: number[], ports: number[], start: number): number {
+  return loadBindAddon().sendBatch(fd, buffers, ips, ports, start);
 }
 
 export function boundDeviceOf(socket: Socket): string {

@@ -1,12 +1,14 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv4 } from 'node:net';
+import { constants } from 'node:os';
 import { Counter, type Registry as PromRegistry } from 'prom-client';
 import { BootrackError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Running, Service } from '../../common/service.js';
 import { BOOTREQUEST, DEFAULT_MAX_PAYLOAD } from '../../protocol/dhcp/constants.js';
+import { ipToInt } from '../../protocol/dhcp/ip.js';
 import { chaddrHex, decodePacket, encodePacket, type DhcpPacket } from '../../protocol/dhcp/packet.js';
-import { bindSocketToDevice, interfaceAddress, type InterfaceAddress } from './bind.js';
+import { bindSocketToDevice, interfaceAddress, sendBatch, socketFd, type InterfaceAddress } from './bind.js';
 import { replyDestination, type Destination } from './destination.js';
 
 /** One decoded request and where it came from, as the policy sees it. */
@@ -108,6 +110,10 @@ function literalLookup(address: string, _options: unknown, callback: (err: NodeJ
   else callback(Object.assign(new Error(`not an IPv4 address: ${address}`), { code: 'EINVAL' }), '', 4);
 }
 
+function errnoName(errno: number): string {
+  return Object.entries(constants.errno).find(([, value]) => value === errno)?.[0] ?? String(errno);
+}
+
 /** The LabelCounts of each prom-client counter (several servers may share one metrics registry). */
 const reporters = new WeakMap<Counter<string>, LabelCounts[]>();
 
@@ -161,6 +167,11 @@ export class DhcpServer implements Service {
   #nextFlushAt = -Infinity;
   #writesAtLastFlush: number | undefined;
   readonly #flushNow = () => this.#flush();
+  /** Replies ready to leave, sent together (sendmmsg) at the end of this turn of the event loop. */
+  #outbox: Pending[] = [];
+  #drainScheduled: NodeJS.Immediate | undefined;
+  readonly #drainNow = () => this.#drain();
+  readonly #sockets = new Map<Socket, { fd: number; log: Logger }>();
 
   constructor(options: DhcpServerOptions) {
     if (options.interfaces.length === 0) {
@@ -228,13 +239,14 @@ export class DhcpServer implements Service {
       throw err;
     }
     const log = this.#options.logger.child({ interface: iface.name, port });
-    // Replies are sent without a callback (a send wrap and a tick saved per reply): a failed send
-    // arrives here as an error event.
+    // Replies leave through sendBatch, which reports failures at once. Only when the send queue is
+    // full are they handed to dgram, without a callback: a failure then arrives as an error event.
     socket.on('error', (err) => {
       this.#dropped.inc('send_failed');
       log.warn({ err }, 'DHCP socket error (a reply could not be sent)');
     });
     socket.on('message', (msg, rinfo) => this.#onMessage(socket, iface, pxePort, msg, { address: rinfo.address, port: rinfo.port }, log));
+    this.#sockets.set(socket, { fd: socketFd(socket), log });
     return socket;
   }
 
@@ -276,13 +288,74 @@ export class DhcpServer implements Service {
     }
     const to = replyDestination(packet, reply, { pxePort, source, serverPort: this.#options.port });
     const replyType = reply.options.messageType ?? 'unknown';
-    if (writesBefore !== undefined && handler.queuedWrites === writesBefore) this.#send(socket, bytes, to, replyType);
-    else this.#pending.push({ socket, bytes, to, type: replyType });
+    const ready = { socket, bytes, to, type: replyType };
+    if (writesBefore !== undefined && handler.queuedWrites === writesBefore) this.#queueSend(ready);
+    else this.#pending.push(ready);
   }
 
-  #send(socket: Socket, bytes: Buffer, to: Destination, type: string): void {
-    socket.send(bytes, to.port, to.address);
-    this.#sent.inc(type);
+  #queueSend(reply: Pending): void {
+    this.#outbox.push(reply);
+    this.#drainScheduled ??= setImmediate(this.#drainNow);
+  }
+
+  /** Sends the outbox: one sendmmsg per run of replies on the same socket. */
+  #drain(): void {
+    if (this.#drainScheduled !== undefined) clearImmediate(this.#drainScheduled);
+    this.#drainScheduled = undefined;
+    const out = this.#outbox;
+    this.#outbox = [];
+    if (this.#state.phase !== 'running') return;
+    for (let i = 0; i < out.length; ) {
+      let j = i + 1;
+      while (j < out.length && out[j]!.socket === out[i]!.socket) j++;
+      this.#sendRun(out, i, j);
+      i = j;
+    }
+  }
+
+  #sendRun(out: Pending[], from: number, to: number): void {
+    const socket = out[from]!.socket;
+    const { fd, log } = this.#sockets.get(socket)!;
+    const replies: Pending[] = [];
+    const buffers: Buffer[] = [];
+    const ips: number[] = [];
+    const ports: number[] = [];
+    for (let k = from; k < to; k++) {
+      const reply = out[k]!;
+      let ip: number;
+      try {
+        ip = ipToInt(reply.to.address); // replyDestination only ever gives address literals
+      } catch {
+        this.#dropped.inc('send_failed');
+        log.warn({ to: reply.to, type: reply.type }, 'a DHCP reply has no IPv4 destination; not sent');
+        continue;
+      }
+      replies.push(reply);
+      buffers.push(reply.bytes);
+      ips.push(ip);
+      ports.push(reply.to.port);
+    }
+    for (let at = 0; at < replies.length; ) {
+      const result = sendBatch(fd, buffers, ips, ports, at);
+      if (result > 0) {
+        for (let k = at; k < at + result; k++) this.#sent.inc(replies[k]!.type);
+        at += result;
+        continue;
+      }
+      const errno = result === 0 ? constants.errno.EIO : -result;
+      if (errno === constants.errno.EAGAIN || errno === constants.errno.EWOULDBLOCK) {
+        // The socket's send queue is full: dgram queues the rest and sends them as it drains.
+        for (const reply of replies.slice(at)) {
+          socket.send(reply.bytes, reply.to.port, reply.to.address);
+          this.#sent.inc(reply.type);
+        }
+        return;
+      }
+      const reply = replies[at]!;
+      this.#dropped.inc('send_failed');
+      log.warn({ to: reply.to, type: reply.type, errno: errnoName(errno) }, 'a DHCP reply could not be sent');
+      at += 1;
+    }
   }
 
   #scheduleFlush(): void {
@@ -317,8 +390,8 @@ export class DhcpServer implements Service {
       this.#options.logger.error({ err, replies: batch.length }, 'DHCP state could not be stored; replies of this batch dropped');
       return;
     }
-    if (this.#state.phase !== 'running') return;
-    for (const { socket, bytes, to, type } of batch) this.#send(socket, bytes, to, type);
+    for (const reply of batch) this.#outbox.push(reply);
+    this.#drain();
   }
 
   /** The periodic sweep, after the pending batch is stored and answered; a failure is logged, never thrown. */
