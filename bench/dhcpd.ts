@@ -17,7 +17,7 @@ const shipped = (module: string) => new URL(`../dist/${module}`, import.meta.url
 const { silentLogger } = (await import(shipped('common/logger.js'))) as typeof import('../src/common/logger.js');
 const { createMetrics } = (await import(shipped('common/metrics.js'))) as typeof import('../src/common/metrics.js');
 const { configSchema } = (await import(shipped('config/schema.js'))) as typeof import('../src/config/schema.js');
-const { DhcpPolicy } = (await import(shipped('netboot/dhcp.js'))) as typeof import('../src/netboot/dhcp.js');
+const { createDhcpPolicy } = (await import(shipped('netboot/dhcp.js'))) as typeof import('../src/netboot/dhcp.js');
 const { openRegistry } = (await import(shipped('registry/index.js'))) as typeof import('../src/registry/index.js');
 const { dhcpService } = (await import(shipped('servers/dhcp/index.js'))) as typeof import('../src/servers/dhcp/index.js');
 
@@ -38,7 +38,7 @@ if (iface) {
   // As the daemon opens it (main.ts): WAL checkpoints in the background, off the socket loop.
   const registry = openRegistry({ databasePath: db, secretKey: { path: join(scratch, 'bootrack-dhcp.key') }, backgroundCheckpoint: {} });
   const controller = new AbortController();
-  const service = dhcpService(config.dhcp, new DhcpPolicy({ config, registry, logger: silentLogger }), silentLogger, createMetrics({ defaultMetrics: false }));
+  const service = dhcpService(config.dhcp, createDhcpPolicy({ config, registry, logger: silentLogger }), silentLogger, createMetrics({ defaultMetrics: false }));
   const running = await service.start(controller.signal);
   const stop = () => {
     controller.abort();

@@ -14,7 +14,7 @@ import { createAgentRouter } from './api/index.js';
 import { createBootHttpService, createStaticHandler } from './servers/http/index.js';
 import { createBootHttpPolicy } from './netboot/boot-http.js';
 import { dhcpService } from './servers/dhcp/index.js';
-import { DhcpPolicy } from './netboot/dhcp.js';
+import { createDhcpPolicy } from './netboot/dhcp.js';
 
 export interface Daemon {
   registry: Registry;
@@ -65,7 +65,7 @@ export function composeServices(deps: ComposeDeps): Service[] {
   );
   // DHCP (issue 3): off unless dhcp.interfaces names one; bootrack never becomes a rogue DHCP server by accident.
   if (deps.config.dhcp.interfaces.length > 0) {
-    const dhcpPolicy = new DhcpPolicy({ config: deps.config, registry: deps.registry, logger: deps.logger.child({ part: 'dhcp' }) });
+    const dhcpPolicy = createDhcpPolicy({ config: deps.config, registry: deps.registry, logger: deps.logger.child({ part: 'dhcp' }) });
     services.push(dhcpService(deps.config.dhcp, dhcpPolicy, deps.logger, metrics));
   }
   return services;

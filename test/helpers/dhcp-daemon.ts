@@ -6,7 +6,7 @@
 import { configSchema } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/common/logger.js';
 import { createMetrics } from '../../src/common/metrics.js';
-import { DhcpPolicy } from '../../src/netboot/dhcp.js';
+import { createDhcpPolicy } from '../../src/netboot/dhcp.js';
 import { openRegistry } from '../../src/registry/index.js';
 import { dhcpService } from '../../src/servers/dhcp/index.js';
 
@@ -23,7 +23,7 @@ const records: Parameters<typeof memoryLogger>[0] = [];
 const logger = memoryLogger(records);
 const metrics = createMetrics({ defaultMetrics: false });
 const controller = new AbortController();
-const service = dhcpService(config.dhcp, new DhcpPolicy({ config, registry, logger }), logger, metrics);
+const service = dhcpService(config.dhcp, createDhcpPolicy({ config, registry, logger }), logger, metrics);
 const running = await service.start(controller.signal);
 process.stdout.write(`READY ${JSON.stringify(running.describe)}\n`);
 process.on('SIGTERM', () => {
