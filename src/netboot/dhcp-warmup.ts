@@ -41,8 +41,9 @@ export function warmUpDhcp(config: Readonly<Config>, exchanges = WARM_UP_EXCHANG
     const subnet = config.dhcp.subnets[0];
     // Full mode needs an address inside a configured subnet (this server's, or a relay's); proxy mode
     // answers on any interface.
-    const serverIp = subnet ? intToIp(parseCidr(subnet.cidr).network + 1) : config.advertiseAddress;
-    const relayIp = subnet ? intToIp(parseCidr(subnet.cidr).network + 2) : ZERO_IP;
+    const network = subnet ? parseCidr(subnet.cidr).network : null;
+    const serverIp = network !== null ? intToIp(network + 1) : config.advertiseAddress;
+    const relayIp = network !== null ? intToIp(network + 2) : ZERO_IP;
     const rangeSize = subnet ? ipToInt(subnet.rangeEnd) - ipToInt(subnet.rangeStart) + 1 : MAX_WARM_UP_MACS;
     const macs = Math.max(1, Math.min(MAX_WARM_UP_MACS, Math.floor(rangeSize / 2)));
     const iface = { name: config.dhcp.interfaces[0] ?? 'warm-up', address: serverIp };

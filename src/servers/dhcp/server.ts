@@ -1,13 +1,15 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv4 } from 'node:net';
 import { constants } from 'node:os';
-import { Counter, type Registry as PromRegistry } from 'prom-client';
+import { getSystemErrorName } from 'node:util';
+import type { Registry as PromRegistry } from 'prom-client';
 import { BootrackError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Running, Service } from '../../common/service.js';
 import { BOOTREQUEST, DEFAULT_MAX_PAYLOAD } from '../../protocol/dhcp/constants.js';
 import { ipToInt } from '../../protocol/dhcp/ip.js';
 import { chaddrHex, decodePacket, encodePacket, type DhcpPacket } from '../../protocol/dhcp/packet.js';
+import { counter, type LabelCounts } from './counters.js';
 import { bindSocketToDevice, interfaceAddress, sendBatch, socketFd, type InterfaceAddress } from './bind.js';
 import { replyDestination, type Destination } from './destination.js';
 
@@ -71,68 +73,12 @@ export interface DhcpServerOptions {
 }
 
 /**
- * A labelled counter counted in plain numbers on the hot path and handed to prom-client when it is
- * scraped (its collect hook): prom-client's own inc validates and hashes on every call, which cost
- * more per packet than decoding it.
- */
-class LabelCounts {
-  readonly #counter: Counter<string>;
-  readonly #counts = new Map<string, { child: Counter.Internal; unreported: number }>();
-
-  constructor(counter: Counter<string>) {
-    this.#counter = counter;
-  }
-
-  inc(label: string, by = 1): void {
-    let entry = this.#counts.get(label);
-    if (entry === undefined) {
-      entry = { child: this.#counter.labels(label), unreported: 0 };
-      this.#counts.set(label, entry);
-    }
-    entry.unreported += by;
-  }
-
-  /** Moves the counts into prom-client (called from the counter's collect hook, before a scrape). */
-  report(): void {
-    for (const entry of this.#counts.values()) {
-      if (entry.unreported > 0) entry.child.inc(entry.unreported);
-      entry.unreported = 0;
-    }
-  }
-}
-
-/**
  * Replies only ever go to address literals (giaddr, ciaddr, the source, broadcast). Answering the
  * lookup synchronously saves dgram's dns.lookup round through process.nextTick on every send.
  */
 function literalLookup(address: string, _options: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
   if (isIPv4(address)) callback(null, address, 4);
   else callback(Object.assign(new Error(`not an IPv4 address: ${address}`), { code: 'EINVAL' }), '', 4);
-}
-
-function errnoName(errno: number): string {
-  return Object.entries(constants.errno).find(([, value]) => value === errno)?.[0] ?? String(errno);
-}
-
-/** The LabelCounts of each prom-client counter (several servers may share one metrics registry). */
-const reporters = new WeakMap<Counter<string>, LabelCounts[]>();
-
-/** Counts for a counter whose collect hook reports every LabelCounts made for it. */
-function counter(metrics: PromRegistry | undefined, name: string, help: string, labelNames: string[]): LabelCounts {
-  const metric =
-    (metrics?.getSingleMetric(name) as Counter<string> | undefined) ??
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: metrics ? [metrics] : [],
-      collect(this: Counter<string>) {
-        for (const counts of reporters.get(this) ?? []) counts.report();
-      },
-    });
-  const counts = new LabelCounts(metric);
-  reporters.set(metric, [...(reporters.get(metric) ?? []), counts]);
-  return counts;
 }
 
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -353,7 +299,7 @@ export class DhcpServer implements Service {
       }
       const reply = replies[at]!;
       this.#dropped.inc('send_failed');
-      log.warn({ to: reply.to, type: reply.type, errno: errnoName(errno) }, 'a DHCP reply could not be sent');
+      log.warn({ to: reply.to, type: reply.type, errno: getSystemErrorName(-errno) }, 'a DHCP reply could not be sent');
       at += 1;
     }
   }
