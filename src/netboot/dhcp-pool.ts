@@ -11,9 +11,10 @@ export interface ReservationLookup {
 
 /**
  * One subnet's dynamic range. The lease table is the truth (every candidate is re-checked against
- * it and against the reservations); the `busy` set of integers only skips known-busy addresses
- * fast. It is rebuilt from the table at start and whenever a scan wraps around, so addresses whose
- * leases lapsed come back.
+ * it and against the reservations); the `busy` bitmap, one bit per address of the range, only skips
+ * known-busy addresses fast. It is rebuilt from the table at start and whenever a scan wraps around,
+ * so addresses whose leases lapsed come back. (A bitmap, not a Set: it never grows, so a filling
+ * range never pauses to rehash, and a /16 costs 8 KiB.)
  */
 export class AddressPool {
   readonly config: SubnetConfig;
@@ -26,7 +27,7 @@ export class AddressPool {
   readonly #start: number;
   readonly #end: number;
   readonly #never: Set<number>;
-  #busy = new Set<number>();
+  readonly #busy: Uint32Array;
   #cursor: number;
 
   constructor(config: SubnetConfig, table: LeaseTable, reservations: ReservationLookup, serverAddresses: readonly string[], now: number) {
@@ -40,6 +41,7 @@ export class AddressPool {
     this.#start = ipToInt(config.rangeStart);
     this.#end = ipToInt(config.rangeEnd);
     this.#never = new Set([...serverAddresses, ...(config.router ? [config.router] : []), this.broadcast].map(ipToInt));
+    this.#busy = new Uint32Array(Math.ceil((this.#end - this.#start + 1) / 32));
     this.#cursor = this.#start;
     this.rebuild(now);
   }
@@ -60,9 +62,8 @@ export class AddressPool {
 
   /** The busy set from the lease table: addresses held (offered, bound, quarantined) at `now`. */
   rebuild(now: number): void {
-    const busy = new Set<number>();
-    for (const lease of this.#table.inSubnet(this.key)) if (holds(lease, now)) busy.add(ipToInt(lease.ip));
-    this.#busy = busy;
+    this.#busy.fill(0);
+    for (const lease of this.#table.inSubnet(this.key)) if (holds(lease, now)) this.#mark(ipToInt(lease.ip), true);
   }
 
   /**
@@ -86,10 +87,10 @@ export class AddressPool {
       for (let i = 0; i < size; i++) {
         const n = this.#cursor;
         this.#cursor = n >= this.#end ? this.#start : n + 1;
-        if (this.#busy.has(n) || this.#never.has(n)) continue;
+        if (this.#isBusy(n) || this.#never.has(n)) continue;
         const ip = intToIp(n);
         if (this.availableTo(ip, mac, now)) return ip;
-        this.#busy.add(n);
+        this.#mark(n, true);
       }
       this.rebuild(now); // a full wrap: expiries may have freed addresses
     }
@@ -97,10 +98,23 @@ export class AddressPool {
   }
 
   markTaken(ip: string): void {
-    this.#busy.add(ipToInt(ip));
+    this.#mark(ipToInt(ip), true);
   }
 
   markFree(ip: string): void {
-    this.#busy.delete(ipToInt(ip));
+    this.#mark(ipToInt(ip), false);
+  }
+
+  #isBusy(n: number): boolean {
+    const i = n - this.#start;
+    return (this.#busy[i >>> 5]! & (1 << (i & 31))) !== 0;
+  }
+
+  /** Addresses outside the range are not tracked: only the range is ever allocated from. */
+  #mark(n: number, busy: boolean): void {
+    if (n < this.#start || n > this.#end) return;
+    const i = n - this.#start;
+    if (busy) this.#busy[i >>> 5]! |= 1 << (i & 31);
+    else this.#busy[i >>> 5]! &= ~(1 << (i & 31));
   }
 }
