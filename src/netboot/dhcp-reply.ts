@@ -7,11 +7,13 @@ import { bootFileDiscoveryControl } from '../protocol/pxe/vendor.js';
 import type { BootAnswer } from './dhcp-boot.js';
 import type { AddressPool } from './dhcp-pool.js';
 
-/** A reply skeleton for `request` (RFC 2131 table 3): xid, flags, giaddr and chaddr copied; 53 and 54 set. */
+/** A reply skeleton for `request` (RFC 2131 table 3): xid, flags, giaddr and chaddr copied; 53 and 54 set; 61 and 82 echoed. */
 export function replyTo(request: DhcpPacket, type: MessageType, serverId: string): DhcpPacket {
   const options: DhcpOptions = { messageType: type, serverId, other: [] };
   // RFC 3046 §2.2: the server echoes the relay agent information option unchanged.
   if (request.options.relayAgent) options.relayAgent = request.options.relayAgent;
+  // RFC 6842 §3: the client identifier comes back unaltered, so a client can match the reply to itself.
+  if (request.options.clientId) options.clientId = request.options.clientId;
   return {
     op: BOOTREPLY,
     htype: request.htype,

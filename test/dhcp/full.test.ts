@@ -203,12 +203,13 @@ describe('static reservations from the registry', () => {
 });
 
 describe('relays (giaddr) and several subnets', () => {
-  it('a relayed DISCOVER is answered at giaddr:67 from the subnet of giaddr, with option 82 echoed; INFORM is answered too', () => {
+  it('a relayed DISCOVER is answered at giaddr:67 from the subnet of giaddr, with options 82 and 61 echoed; INFORM is answered too', () => {
     const relayInfo = [{ code: 1, data: Buffer.from('port-7') }, { code: 2, data: Buffer.from([0xde, 0xad]) }];
+    const clientId = Buffer.from([0xff, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x2a]);
     const { replies } = lab.client('brkdh-f-rly', {
       iface: 'r0', bindPort: 67,
       steps: [
-        { hex: requestHex('52:54:00:dd:20:01', { messageType: 'DISCOVER', relayAgent: relayInfo }, { giaddr: '10.232.0.1', hops: 1 }), to: '10.230.0.1', port: 67, waitMs: 800 },
+        { hex: requestHex('52:54:00:dd:20:01', { messageType: 'DISCOVER', relayAgent: relayInfo, clientId }, { giaddr: '10.232.0.1', hops: 1 }), to: '10.230.0.1', port: 67, waitMs: 800 },
         { hex: requestHex('52:54:00:dd:20:02', { messageType: 'DISCOVER' }, { giaddr: '10.231.0.254', hops: 1 }), to: '10.230.0.1', port: 67, waitMs: 800 },
       ],
     });
@@ -226,6 +227,7 @@ describe('relays (giaddr) and several subnets', () => {
     expect(remote.packet.options.routers).toEqual(['10.232.0.1']);
     expect(remote.packet.options.leaseSeconds).toBe(900);
     expect(remote.packet.options.relayAgent).toEqual(relayInfo);
+    expect(remote.packet.options.clientId).toEqual(clientId); // RFC 6842
     const local = replies.find((r) => r.step === 1);
     // giaddr 10.231.0.254 is not routable from here, so that reply never arrives; the offer on the
     // MAC's timeline proves the subnet choice (offers are kept in memory, not stored as leases).
@@ -240,6 +242,7 @@ describe('relays (giaddr) and several subnets', () => {
     expect(inform.yiaddr).toBe('0.0.0.0');
     expect(inform.options.leaseSeconds).toBeUndefined();
     expect(inform.options.subnetMask).toBe('255.255.255.0');
+    expect(inform.options.clientId).toBeUndefined(); // none was sent, none comes back
   });
 });
 
