@@ -20,6 +20,7 @@ const { configSchema } = (await import(shipped('config/schema.js'))) as typeof i
 const { createDhcpPolicy } = (await import(shipped('netboot/dhcp.js'))) as typeof import('../src/netboot/dhcp.js');
 const { openRegistry } = (await import(shipped('registry/index.js'))) as typeof import('../src/registry/index.js');
 const { dhcpService } = (await import(shipped('servers/dhcp/index.js'))) as typeof import('../src/servers/dhcp/index.js');
+const { keepOtherThreadsInBackground } = (await import(shipped('common/thread-priority.js'))) as typeof import('../src/common/thread-priority.js');
 
 const iface = process.env.BENCH_IFACE;
 if (iface) {
@@ -40,7 +41,9 @@ if (iface) {
   const controller = new AbortController();
   const service = dhcpService(config.dhcp, createDhcpPolicy({ config, registry, logger: silentLogger }), silentLogger, createMetrics({ defaultMetrics: false }));
   const running = await service.start(controller.signal);
+  const background = keepOtherThreadsInBackground(); // as main.ts does once its services run
   const stop = () => {
+    background.stop();
     controller.abort();
     void running.done.then(() => {
       registry.close();

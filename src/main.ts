@@ -3,6 +3,7 @@ import type { Config } from './config/schema.js';
 import { loadConfig, type ConfigSources } from './config/load.js';
 import type { Logger } from './common/logger.js';
 import { missingDaemonOptions } from './common/node-options.js';
+import { BACKGROUND_THREAD_NICE, keepOtherThreadsInBackground } from './common/thread-priority.js';
 import type { Running, Service } from './common/service.js';
 import { openRegistry, type Registry } from './registry/index.js';
 import { createMetrics, type Metrics } from './common/metrics.js';
@@ -102,6 +103,9 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, exte
     registry.close();
     throw err;
   }
+  // The socket loop outranks the runtime's helper threads (src/common/thread-priority.ts).
+  const background = keepOtherThreadsInBackground();
+  logger.info({ nice: BACKGROUND_THREAD_NICE, lowered: background.first.lowered }, 'background threads run below the socket loop');
   const aborted = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
   const stopped = Promise.all([
     aborted,
@@ -113,8 +117,12 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, exte
       }),
     ),
   ]).then(
-    () => registry.close(),
+    () => {
+      background.stop();
+      registry.close();
+    },
     (err: unknown) => {
+      background.stop();
       registry.close();
       throw err;
     },

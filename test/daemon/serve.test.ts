@@ -1,9 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+
+import { BACKGROUND_THREAD_NICE } from '../../src/common/thread-priority.js';
 
 const CLI = new URL('../../src/cli/bootrack.ts', import.meta.url).pathname;
 
@@ -46,6 +48,15 @@ describe('bootrack serve', () => {
         child.once('exit', (code) => reject(new Error(`exited early with ${code}:\n${out}`)));
       });
       expect(statSync(join(stateDir, 'secret.key')).mode & 0o777).toBe(0o600);
+      // The socket loop (the main thread, tid = pid) keeps its priority; the helper threads run below it.
+      if (process.platform === 'linux') {
+        const pid = child.pid!;
+        const others = readdirSync(`/proc/${pid}/task`).map(Number).filter((tid) => tid !== pid);
+        expect(getPriority(pid)).toBe(getPriority()); // as started (a child inherits its parent's nice value)
+        expect(others.length).toBeGreaterThan(0);
+        for (const tid of others) expect(getPriority(tid)).toBeGreaterThanOrEqual(BACKGROUND_THREAD_NICE);
+        expect(out).toContain('"msg":"background threads run below the socket loop"');
+      }
       const check = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'db', 'check', '--db', join(stateDir, 'bootrack.db'), '--json'], { encoding: 'utf8' });
       expect(check.status, check.stderr).toBe(0);
       expect(JSON.parse(check.stdout)).toMatchObject({ ok: true, integrity: ['ok'] });
