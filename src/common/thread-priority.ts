@@ -30,15 +30,23 @@ export function currentThreadId(): number {
 
 /**
  * Lowers every other thread of this process to `nice` (a thread already at or below that
- * priority is left alone: this never raises one). Linux only; elsewhere it does nothing. New
+ * priority is left alone: this never raises one). Linux with /proc only; elsewhere it does nothing
+ * and never throws. New
  * threads inherit the nice value of the thread that starts them, so threads started later by the
  * loop (libuv starts its pool on first use) need another call: see keepOtherThreadsInBackground.
  */
 export function lowerOtherThreads(nice = BACKGROUND_THREAD_NICE): ThreadPriorityResult {
   const result = { lowered: 0, failed: 0 };
   if (process.platform !== 'linux') return result;
-  const self = currentThreadId();
-  for (const entry of readdirSync('/proc/self/task')) {
+  let self: number;
+  let entries: string[];
+  try {
+    self = currentThreadId();
+    entries = readdirSync('/proc/self/task');
+  } catch {
+    return result; // no /proc (a bare chroot): every thread keeps the process's priority
+  }
+  for (const entry of entries) {
     const tid = Number(entry);
     if (!Number.isSafeInteger(tid) || tid === self) continue;
     try {
