@@ -30,10 +30,10 @@ export function currentThreadId(): number {
 
 /**
  * Lowers every other thread of this process to `nice` (a thread already at or below that
- * priority is left alone: this never raises one). Linux with /proc only; elsewhere it does nothing
- * and never throws. New
- * threads inherit the nice value of the thread that starts them, so threads started later by the
- * loop (libuv starts its pool on first use) need another call: see keepOtherThreadsInBackground.
+ * priority is left alone: this never raises one). Linux with /proc only; elsewhere it does nothing,
+ * and it never throws. New threads inherit the nice value of the thread that starts them, so threads
+ * started later by the loop (libuv starts its pool on first use) need another call: see
+ * keepOtherThreadsInBackground.
  */
 export function lowerOtherThreads(nice = BACKGROUND_THREAD_NICE): ThreadPriorityResult {
   const result = { lowered: 0, failed: 0 };
