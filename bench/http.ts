@@ -14,6 +14,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { silentLogger } from '../src/common/logger.js';
+import { keepOtherThreadsInBackground } from '../src/common/thread-priority.js';
 import { createBootHttpService, createStaticHandler } from '../src/servers/http/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,8 +34,11 @@ async function serve(argv: string[]): Promise<void> {
   process.once('SIGTERM', () => controller.abort());
   process.once('SIGINT', () => controller.abort());
   const running = await service.start(controller.signal);
+  // As main.ts does once its services run (src/common/thread-priority.ts); BENCH_NO_THREAD_NICE=1 skips it to compare.
+  const background = process.env.BENCH_NO_THREAD_NICE === '1' ? null : keepOtherThreadsInBackground();
   process.stdout.write(`serving ${root} on ${JSON.stringify(running.describe)}\n`);
   await running.done;
+  background?.stop();
 }
 
 function runHarness(): number {

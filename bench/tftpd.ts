@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import type { Logger } from '../src/common/logger.js';
+import { keepOtherThreadsInBackground } from '../src/common/thread-priority.js';
 import { configSchema } from '../src/config/schema.js';
 import { createTftpPolicy } from '../src/netboot/tftp.js';
 import { tftpService } from '../src/servers/tftp/index.js';
@@ -50,10 +51,13 @@ const logger = pino({ level: values.log ?? 'warn' }, pino.destination(2)) as unk
 const server = tftpService(config, createTftpPolicy({ config, logger }), logger);
 const controller = new AbortController();
 const running = await server.start(controller.signal);
+// As main.ts does once its services run (src/common/thread-priority.ts); BENCH_NO_THREAD_NICE=1 skips it to compare.
+const background = process.env.BENCH_NO_THREAD_NICE === '1' ? null : keepOtherThreadsInBackground();
 process.stdout.write(`listening ${server.address.address}:${server.address.port}\n`);
 const stop = (): void => controller.abort();
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
 const keepAlive = setInterval(() => undefined, 1 << 30);
 await running.done;
+background?.stop();
 clearInterval(keepAlive);
