@@ -12,7 +12,10 @@ import { getPriority, setPriority } from 'node:os';
  * replies then left in bursts that overflowed the client's queue. At nice 10 a helper no longer
  * preempts the loop: it runs when the loop waits for packets, and still gets about a tenth of a
  * contended core, so compiles and marking finish under a sustained storm. At 11000 DORA/s in the
- * same minutes, exchanges lost fell from 542-1193 to 143-164 per run.
+ * same minutes, exchanges lost fell from 542-1193 to 143-164 per run. The price is paid only when
+ * the one core is saturated: helpers then get that tenth, and at 12000 DORA/s on a saturated core
+ * the losses rose from 5.7k to 8.5-9k per run (nice 19 was better below saturation and worse at it).
+ * On a machine with a free core the helpers run there and nothing changes.
  */
 export const BACKGROUND_THREAD_NICE = 10;
 
