@@ -21,32 +21,18 @@ export function shardOf(key: string): number {
 
 export class ShardedMap<V> {
   readonly #shards: Map<string, V>[] = Array.from({ length: SHARDS }, () => new Map<string, V>());
-  #size = 0;
-
-  get size(): number {
-    return this.#size;
-  }
 
   get(key: string): V | undefined {
     return this.#shards[shardOf(key)]!.get(key);
   }
 
-  has(key: string): boolean {
-    return this.#shards[shardOf(key)]!.has(key);
-  }
-
   set(key: string, value: V): this {
-    const shard = this.#shards[shardOf(key)]!;
-    const before = shard.size;
-    shard.set(key, value);
-    this.#size += shard.size - before;
+    this.#shards[shardOf(key)]!.set(key, value);
     return this;
   }
 
   delete(key: string): boolean {
-    const deleted = this.#shards[shardOf(key)]!.delete(key);
-    if (deleted) this.#size--;
-    return deleted;
+    return this.#shards[shardOf(key)]!.delete(key);
   }
 
   /** Every value, shard by shard (insertion order within a shard only). */

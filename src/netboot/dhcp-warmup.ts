@@ -76,7 +76,8 @@ function synthetic(n: number, giaddr: string, pxe: boolean): DhcpPacket {
   const chaddr = Buffer.alloc(16);
   chaddr.writeUInt32BE(0x02_00_5e_00, 0); // locally administered: never a real NIC's address
   chaddr.writeUInt16BE(n, 4);
-  const options: DhcpOptions = { parameterRequestList: [1, 3, 6, 12, 15, 28, 42, 43, 60, 66, 67], other: [] };
+  // A client identifier (type 1 + MAC) as dhclient and most OS clients send it: replies echo it (RFC 6842).
+  const options: DhcpOptions = { parameterRequestList: [1, 3, 6, 12, 15, 28, 42, 43, 60, 66, 67], clientId: Buffer.concat([Buffer.from([1]), chaddr.subarray(0, 6)]), other: [] };
   if (pxe) {
     options.vendorClass = 'PXEClient:Arch:00007:UNDI:003016';
     options.clientArch = [7];
